@@ -1,0 +1,1 @@
+"""The imperative shell: the only package that touches ``js``, ``pyscript`` and the DOM."""

@@ -1,0 +1,267 @@
+"""The imperative shell: turns browser callbacks into core events and performs core effects.
+
+This is the only module that imports ``js`` and ``pyodide``.  It owns no decisions: the auth
+store decides what happens, :func:`app.ui.layout.view_for` decides what is shown, and this
+module moves values between them and the page (DOM, localStorage, fetch, timers).
+
+Start-up is one synchronous localStorage read followed by one ``Restore`` event; the page is
+marked ready (``<body data-ready="true">``) when that first render has happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import js
+from pyodide.ffi import create_proxy, to_js
+
+from app.auth import api, hint
+from app.auth.model import (
+    CancelRetry,
+    ClearHint,
+    Effect,
+    Event,
+    HintChanged,
+    PostLogin,
+    PostLogout,
+    Restore,
+    RetryNow,
+    ScheduleRetry,
+    SignInRequested,
+    SignOutRequested,
+    Snapshot,
+    Status,
+    TearDown,
+    ValidateSession,
+    WriteHint,
+)
+from app.auth.store import AuthStore
+from app.net.backoff import Backoff
+from app.ui.layout import Screen, View, view_for
+
+REQUEST_TIMEOUT_S = 8.0
+SCREENS = {
+    Screen.SKELETON: "skeleton-view",
+    Screen.SIGN_IN: "signin-view",
+    Screen.UNREACHABLE: "unreachable-view",
+    Screen.SIGNED_IN: "home-view",
+}
+
+
+def _el(element_id: str) -> Any:
+    return js.document.getElementById(element_id)
+
+
+def _log(line: str) -> None:
+    js.console.info(line)
+
+
+async def request(method: str, url: str, body: dict | None = None) -> tuple[int | None, Any, Any]:
+    """One same-origin fetch.  Returns ``(status, json_or_None, headers)``; status ``None``
+    means no answer at all (offline, DNS, reset, timeout)."""
+    options: dict[str, Any] = {
+        "method": method,
+        "credentials": "same-origin",
+        "cache": "no-store",
+        "headers": {"Accept": "application/json"},
+        "signal": js.AbortSignal.timeout(int(REQUEST_TIMEOUT_S * 1000)),
+    }
+    if body is not None:
+        options["headers"]["Content-Type"] = "application/json"
+        options["body"] = json.dumps(body)
+    if method == "POST" and body is None:
+        options["keepalive"] = True  # logout must reach the server even if the page closes
+    try:
+        response = await js.fetch(url, to_js(options, dict_converter=js.Object.fromEntries))
+    except Exception:  # a rejected fetch: there was no HTTP answer
+        return None, None, None
+    data = None
+    try:
+        text = await response.text()
+        data = json.loads(text) if text else None
+    except Exception:  # a body that is not JSON is treated as no body
+        data = None
+    return int(response.status), data, response.headers
+
+
+class Shell:
+    def __init__(self) -> None:
+        self.rng = random.Random()
+        self.backoff = Backoff()
+        self.store = AuthStore(run_effect=self.run_effect, log=_log)
+        self.retry_handle: asyncio.TimerHandle | None = None
+        self.retry_at: float | None = None
+        self.countdown_handle: asyncio.TimerHandle | None = None
+        self.teardown_hooks: list[Callable[[], None]] = []
+        self.last_screen: Screen | None = None
+        self.tasks: set[asyncio.Task] = set()
+        self.proxies: list[Any] = []
+
+    # ------------------------------------------------------------------ wiring
+
+    def start(self) -> None:
+        self._listen(js.window, "storage", self.on_storage)
+        self._listen(js.window, "online", lambda _event: self.on_online())
+        self._listen(_el("login-form"), "submit", self.on_submit)
+        self._listen(_el("logout"), "click", lambda _e: self.dispatch(SignOutRequested()))
+        self._listen(
+            _el("unreachable-logout"), "click", lambda _e: self.dispatch(SignOutRequested())
+        )
+        self._listen(_el("retry-now"), "click", lambda _e: self.dispatch(RetryNow()))
+        self.store.subscribe(self.render)
+        raw = js.localStorage.getItem(hint.STORAGE_KEY)  # the one synchronous storage read
+        self.dispatch(
+            Restore(
+                hint=hint.decode(raw if isinstance(raw, str) else None, now=time.time()),
+                now=time.time(),
+            )
+        )
+        _el("boot").hidden = True
+        js.document.body.dataset.ready = "true"
+
+    def _listen(self, target: Any, name: str, handler: Callable[[Any], None]) -> None:
+        proxy = create_proxy(handler)
+        self.proxies.append(proxy)  # page-lifetime listeners: kept for the life of the page
+        target.addEventListener(name, proxy)
+
+    def dispatch(self, event: Event) -> None:
+        self.store.dispatch(event)
+
+    def spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # ------------------------------------------------------------------ browser events
+
+    def on_storage(self, event: Any) -> None:
+        if event.key is not None and event.key != hint.STORAGE_KEY and event.key != "":
+            return
+        raw = js.localStorage.getItem(hint.STORAGE_KEY)
+        self.dispatch(
+            HintChanged(
+                hint=hint.decode(raw if isinstance(raw, str) else None, time.time()),
+                now=time.time(),
+            )
+        )
+
+    def on_online(self) -> None:
+        if self.store.snapshot.status is Status.UNREACHABLE:
+            self.dispatch(RetryNow())
+
+    def on_submit(self, event: Any) -> None:
+        event.preventDefault()
+        username = str(_el("username").value)
+        password = str(_el("password").value)
+        self.dispatch(SignInRequested(username=username.strip(), password=password))
+
+    # ------------------------------------------------------------------ effects
+
+    def run_effect(self, effect: Effect) -> None:
+        match effect:
+            case ValidateSession(generation=generation):
+                self.spawn(self._validate(generation))
+            case PostLogin(username=username, password=password, generation=generation):
+                self.spawn(self._login(username, password, generation))
+            case PostLogout():
+                self.spawn(request("POST", api.LOGOUT_URL))
+            case WriteHint(hint=value):
+                js.localStorage.setItem(hint.STORAGE_KEY, hint.encode(value))
+            case ClearHint():
+                js.localStorage.removeItem(hint.STORAGE_KEY)
+            case ScheduleRetry(attempt=attempt):
+                self._schedule_retry(self.backoff.delay(attempt, self.rng))
+            case CancelRetry():
+                self._cancel_retry()
+            case TearDown():
+                for hook in list(self.teardown_hooks):
+                    hook()
+                _el("password").value = ""
+
+    async def _validate(self, generation: int) -> None:
+        status, data, _headers = await request("GET", api.SESSION_URL)
+        self.dispatch(api.validation_event(status, data, generation))
+
+    async def _login(self, username: str, password: str, generation: int) -> None:
+        status, data, headers = await request(
+            "POST", api.LOGIN_URL, {"username": username, "password": password}
+        )
+        retry_after = headers.get("Retry-After") if headers is not None else None
+        self.dispatch(api.login_event(status, data, generation, retry_after))
+
+    def _schedule_retry(self, delay: float) -> None:
+        self._cancel_retry()
+        loop = asyncio.get_event_loop()
+        self.retry_at = time.monotonic() + delay
+        self.retry_handle = loop.call_later(delay, self._retry_due)
+        self._tick_countdown()
+
+    def _retry_due(self) -> None:
+        self.retry_handle = None
+        self.dispatch(RetryNow())
+
+    def _cancel_retry(self) -> None:
+        for handle in (self.retry_handle, self.countdown_handle):
+            if handle is not None:
+                handle.cancel()
+        self.retry_handle = self.countdown_handle = None
+        self.retry_at = None
+        _el("retry-countdown").textContent = ""
+
+    def _tick_countdown(self) -> None:
+        if self.retry_at is None:
+            return
+        left = max(0, round(self.retry_at - time.monotonic()))
+        _el("retry-countdown").textContent = f"Retrying in {left} s…" if left else "Retrying…"
+        self.countdown_handle = asyncio.get_event_loop().call_later(1.0, self._tick_countdown)
+
+    # ------------------------------------------------------------------ rendering
+
+    def render(self, snapshot: Snapshot) -> None:
+        view = view_for(snapshot)
+        body = js.document.body
+        for screen, element_id in SCREENS.items():
+            _el(element_id).hidden = screen is not view.screen
+        _el("account").hidden = view.user_name is None
+        _el("user-name").textContent = view.user_name or ""
+        _el("welcome-name").textContent = view.user_name or ""
+        self._render_sign_in(view)
+        if view.screen is Screen.UNREACHABLE:
+            _el("unreachable-message").textContent = view.notice or ""
+            _el("retry-now").disabled = snapshot.validating
+        if view.screen is not self.last_screen:
+            self._move_focus(view)
+        self.last_screen = view.screen
+        body.dataset.auth = view.auth  # last, so observers see a fully rendered screen
+
+    def _render_sign_in(self, view: View) -> None:
+        form = _el("login-form")
+        form.setAttribute("aria-busy", "true" if view.busy else "false")
+        for element_id in ("username", "password", "login-submit"):
+            _el(element_id).disabled = view.busy
+        _el("login-submit").textContent = "Signing in…" if view.busy else "Sign in"
+        _el("login-error").textContent = view.error or ""
+        _el("login-notice").textContent = view.notice or "" if view.screen is Screen.SIGN_IN else ""
+        if view.screen is Screen.SIGNED_IN:
+            _el("password").value = ""
+        if view.error and view.screen is Screen.SIGN_IN and not view.busy:
+            _el("password").focus()
+
+    def _move_focus(self, view: View) -> None:
+        if view.screen is Screen.SIGN_IN and not view.busy and not view.error:
+            _el("username").focus()
+        elif view.screen is Screen.SIGNED_IN:
+            _el("main").focus()
+        elif view.screen is Screen.UNREACHABLE:
+            _el("retry-now").focus()
+
+
+def start() -> Shell:
+    shell = Shell()
+    shell.start()
+    return shell

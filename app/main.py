@@ -1,0 +1,8 @@
+"""Page entry point, run by PyScript (``<script type="py" src="app/main.py">``).
+
+Kept to one call so that nothing happens at import time anywhere else.
+"""
+
+from app.browser.shell import start
+
+shell = start()

@@ -1,0 +1,1 @@
+"""Network policy that is pure Python: backoff and (later) close codes and the socket machine."""

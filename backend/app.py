@@ -1,0 +1,72 @@
+"""The app factory: everything the server does, assembled from one :class:`Settings`.
+
+Tests build the app in-process with a fake clock and serve it on a real loopback socket;
+``server.py`` builds the same app and runs it.  The web stack (aiohttp) stays behind this
+function, so it can change without touching callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+
+from aiohttp import web
+
+from backend import auth, static
+from backend.config import Settings
+from backend.db import connect
+from backend.middleware import add_security_headers, log_and_map_errors, origin_guard
+from backend.passwords import PasswordChecker
+from backend.sessions import SessionStore
+from backend.throttle import LoginThrottle
+from backend.users import UserStore
+
+DB = web.AppKey("db", sqlite3.Connection)
+SETTINGS = web.AppKey("settings", Settings)
+PURGE_EVERY = 300.0
+
+
+async def health(request: web.Request) -> web.Response:
+    request.app[DB].execute("SELECT 1").fetchone()
+    return web.json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+
+async def _purge_expired_sessions(app: web.Application):
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(PURGE_EVERY)
+            app[auth.SESSIONS].purge_expired()
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def create_app(settings: Settings, db: sqlite3.Connection | None = None) -> web.Application:
+    app = web.Application(
+        middlewares=[log_and_map_errors, origin_guard(settings.allowed_origins)],
+        client_max_size=64 * 1024,
+    )
+    app[SETTINGS] = settings
+    app[DB] = db if db is not None else connect(settings.db_path)
+    app[auth.USERS] = UserStore(app[DB], settings.clock)
+    app[auth.SESSIONS] = SessionStore(
+        app[DB], settings.clock, settings.idle_timeout, settings.absolute_timeout
+    )
+    app[auth.THROTTLE] = LoginThrottle(settings, settings.clock)
+    app[auth.CHECKER] = PasswordChecker(settings.max_concurrent_hashes, settings.max_waiting_hashes)
+    app[auth.SECURE] = settings.secure_cookies
+    app.on_response_prepare.append(add_security_headers)
+    app.cleanup_ctx.append(_purge_expired_sessions)
+    app.on_cleanup.append(_close_db)
+    app.router.add_get("/api/health", health)
+    auth.add_routes(app)
+    static.add_routes(app, settings.root)
+    return app
+
+
+async def _close_db(app: web.Application) -> None:
+    app[DB].close()

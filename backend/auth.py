@@ -1,0 +1,155 @@
+"""The sign-in endpoints: ``/api/auth/login``, ``/api/auth/session``, ``/api/auth/logout``.
+
+The session token travels only in an ``HttpOnly; SameSite=Strict`` cookie (``Secure`` over
+https).  Non-browser clients may send ``Authorization: Bearer <token>`` instead.  Both failures
+of a login (unknown user, wrong password) look the same and cost the same: one argon2 check.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from backend.errors import json_error
+from backend.middleware import client_address
+from backend.passwords import Busy, PasswordChecker
+from backend.sessions import Session, SessionStore
+from backend.throttle import LoginThrottle
+from backend.users import UserStore
+
+COOKIE_NAME = "pychat_sid"
+MAX_BODY = 4096
+MAX_FIELD = 256
+
+USERS = web.AppKey("users", UserStore)
+SESSIONS = web.AppKey("sessions", SessionStore)
+THROTTLE = web.AppKey("throttle", LoginThrottle)
+CHECKER = web.AppKey("password_checker", PasswordChecker)
+SECURE = web.AppKey("secure_cookies", bool)
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class BadInput(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def session_body(session: Session) -> dict:
+    return {"user": {"name": session.user_name}, "expires_at": iso(session.expires_at)}
+
+
+def request_token(request: web.Request) -> str | None:
+    """The session token from the cookie, or from ``Authorization: Bearer`` (non-browser)."""
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return request.cookies.get(COOKIE_NAME)
+
+
+async def read_credentials(request: web.Request) -> tuple[str, str]:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise BadInput("The request body is too large.", status=413)
+    if request.content_type != "application/json":
+        raise BadInput("Send JSON with Content-Type: application/json.", status=415)
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise BadInput("The request body is too large.", status=413)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BadInput("The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadInput("Send a JSON object with username and password.")
+    username, password = data.get("username"), data.get("password")
+    for name, value in (("username", username), ("password", password)):
+        if not isinstance(value, str) or not value:
+            raise BadInput(f"The field {name!r} must be a non-empty string.", status=422)
+        if len(value) > MAX_FIELD:
+            raise BadInput(f"The field {name!r} is longer than {MAX_FIELD} characters.", 422)
+    return username, password
+
+
+def set_session_cookie(response: web.Response, request: web.Request, token: str, max_age: float):
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=int(max_age),
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[SECURE] or request.secure,
+    )
+
+
+def clear_session_cookie(response: web.StreamResponse, request: web.Request) -> None:
+    response.del_cookie(
+        COOKIE_NAME,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[SECURE] or request.secure,
+    )
+
+
+async def login(request: web.Request) -> web.Response:
+    try:
+        username, password = await read_credentials(request)
+    except BadInput as exc:
+        return json_error(exc.status, "bad_request", str(exc))
+    throttle = request.app[THROTTLE]
+    account, address = username.lower(), client_address(request)
+    wait = throttle.check(account, address)
+    if wait is not None:
+        return json_error(
+            429,
+            "throttled",
+            f"Too many sign-in attempts. Try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )
+    user = request.app[USERS].by_name(username)
+    try:
+        ok = await request.app[CHECKER].verify(user.password_hash if user else None, password)
+    except Busy:
+        return json_error(
+            503, "busy", "The server is busy. Try again in a moment.", {"Retry-After": "1"}
+        )
+    throttle.record(account, address, success=ok)
+    if not ok or user is None:
+        return json_error(401, "invalid_credentials", "Wrong user name or password.")
+    token, session = request.app[SESSIONS].create(user.id)
+    response = web.json_response(session_body(session), headers=NO_STORE)
+    max_age = session.expires_at - request.app[SESSIONS].now()
+    set_session_cookie(response, request, token, max_age)
+    return response
+
+
+async def current_session(request: web.Request) -> web.Response:
+    session = request.app[SESSIONS].validate(request_token(request))
+    if session is None:
+        response = json_error(401, "not_signed_in", "Not signed in.", headers=NO_STORE)
+        if COOKIE_NAME in request.cookies:
+            clear_session_cookie(response, request)
+        return response
+    return web.json_response(session_body(session), headers=NO_STORE)
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    request.app[SESSIONS].revoke(request_token(request))
+    response = web.Response(status=204, headers=NO_STORE)
+    clear_session_cookie(response, request)
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/auth/login", login)
+    app.router.add_get("/api/auth/session", current_session)
+    app.router.add_post("/api/auth/logout", logout)

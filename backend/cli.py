@@ -1,0 +1,152 @@
+"""The command line behind ``server.py``.
+
+python server.py [--host H] [--port P] [--db PATH] [...]     serve the app
+python server.py adduser NAME --password PW [--db PATH]        create a user
+python server.py adduser NAME --password-stdin [--db PATH]     ... reading the password
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import socket
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from backend import runtime
+from backend.app import create_app
+from backend.config import ROOT, Settings
+from backend.db import connect
+from backend.users import InvalidUser, UserStore
+
+DEFAULT_DB = ROOT / "data" / "pychat.db"
+LISTEN_BACKLOG = 2048  # aiohttp's default of 128 drops connections in a reconnect storm
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="server.py",
+        description="Serve the chat app. Subcommand: 'adduser NAME' creates a user.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (0: any)")
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite database file")
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="another origin allowed to call the API (repeatable), e.g. https://chat.example.com",
+    )
+    parser.add_argument("--idle-timeout", type=_positive, default=30 * 60, metavar="SECONDS")
+    parser.add_argument("--absolute-timeout", type=_positive, default=8 * 3600, metavar="SECONDS")
+    parser.add_argument(
+        "--secure-cookies", action="store_true", help="mark cookies Secure (serving over https)"
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="create a 'demo' account with a random password if the database has no users",
+    )
+    return parser
+
+
+def adduser_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="server.py adduser", description="Create a user.")
+    parser.add_argument("name")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--password", help="the password (visible in the process list)")
+    source.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB)
+    return parser
+
+
+def adduser(argv: list[str]) -> int:
+    args = adduser_parser().parse_args(argv)
+    password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else args.password
+    store = UserStore(connect(args.db), Settings().clock)
+    try:
+        store.add(args.name, password)
+    except InvalidUser as exc:
+        print(f"adduser: {exc}", file=sys.stderr)
+        return 2
+    print(f"created user {args.name!r} in {args.db}")
+    return 0
+
+
+def ensure_demo_account(db_path: Path) -> None:
+    store = UserStore(connect(db_path), Settings().clock)
+    secret_file = db_path.parent / "demo-password.txt"
+    if store.count() == 0:
+        password = secrets.token_urlsafe(9)
+        store.add("demo", password)
+        secret_file.write_text(password + "\n")
+        secret_file.chmod(0o600)
+    if store.by_name("demo") is not None and secret_file.exists():
+        print(
+            f"Sign in as 'demo' with the password {secret_file.read_text().strip()!r} "
+            f"(kept in {secret_file})."
+        )
+
+
+def serve(argv: list[str]) -> int:
+    args = serve_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("aiohttp.access").disabled = True  # ours logs without query strings
+    try:
+        runtime.prepare(log=lambda line: logging.getLogger("pychat").info(line))
+    except FileNotFoundError:
+        print(
+            "server.py: node_modules is missing; run `make setup` (npm ci) first", file=sys.stderr
+        )
+        return 2
+    if args.demo:
+        ensure_demo_account(args.db)
+    sock = socket.create_server(
+        (args.host, args.port),
+        family=socket.AF_INET6 if ":" in args.host else socket.AF_INET,
+        backlog=LISTEN_BACKLOG,
+        reuse_port=False,
+    )
+    port = sock.getsockname()[1]
+    settings = Settings(
+        host=args.host,
+        port=port,
+        db_path=args.db,
+        idle_timeout=args.idle_timeout,
+        absolute_timeout=args.absolute_timeout,
+        secure_cookies=args.secure_cookies,
+        extra_origins=tuple(args.allowed_origin),
+    )
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"Serving PyChat on http://{shown}:{port}/ (database {args.db})", flush=True)
+    web.run_app(
+        create_app(settings),
+        sock=sock,
+        access_log=None,
+        print=None,
+        shutdown_timeout=5.0,
+        handle_signals=True,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["adduser"]:
+        return adduser(argv[1:])
+    if argv[:1] == ["serve"]:
+        argv = argv[1:]
+    return serve(argv)

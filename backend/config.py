@@ -1,0 +1,62 @@
+"""Server settings: one frozen value built by the command line (or by tests).
+
+Every knob that tests need to turn (the clock, the expiry times, the throttling limits) lives
+here, so the app factory needs nothing but a :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db_path: Path = ROOT / "data" / "pychat.db"
+    root: Path = ROOT  # where index.html, app/, static/ and vendor/ live
+    # Sessions: sliding idle expiry and a hard absolute expiry, in seconds.
+    idle_timeout: float = 30 * 60
+    absolute_timeout: float = 8 * 60 * 60
+    secure_cookies: bool = False  # also on automatically for https requests
+    extra_origins: tuple[str, ...] = ()
+    # Login throttling.
+    account_failures: int = 5  # failures per account within account_window → 429
+    account_window: float = 15 * 60
+    address_attempts: int = 30  # attempts per client address within address_window → 429
+    address_window: float = 5 * 60
+    max_concurrent_hashes: int = 2  # argon2id at 19 MiB each; 2 cores
+    max_waiting_hashes: int = 32  # beyond this, 503 + Retry-After instead of queueing
+    clock: Callable[[], float] = field(default=time.time, compare=False)
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        """Origins whose pages may call state-changing endpoints (and, later, the socket)."""
+        return frozenset(self.default_origins() + list(self.extra_origins))
+
+    def default_origins(self) -> list[str]:
+        """The origins the server itself is reached at: its own address, plus the loopback
+        names when it listens on loopback or on every interface."""
+        hosts = {self.host}
+        try:
+            address = ipaddress.ip_address(self.host)
+        except ValueError:
+            address = None
+        if self.host == "localhost" or (
+            address is not None and (address.is_loopback or address.is_unspecified)
+        ):
+            hosts |= {"127.0.0.1", "localhost", "[::1]"}
+        hosts.discard("0.0.0.0")
+        hosts.discard("::")
+        origins = []
+        for host in sorted(hosts):
+            shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+            origins.append(f"http://{shown}:{self.port}")
+            origins.append(f"https://{shown}:{self.port}")
+        return origins

@@ -1,0 +1,50 @@
+// Start-up watchdog: shows what is loading and, if the Python runtime never starts, a clear
+// message with a reload button. It never touches sign-in state; Python owns everything after
+// it marks <body data-ready="true">. Kept as a file because the CSP forbids inline scripts.
+(() => {
+  "use strict";
+  const TIMEOUT_MS = 60000;
+  const body = document.body;
+  const byId = (id) => document.getElementById(id);
+  const ready = () => body.dataset.ready === "true";
+
+  const fail = (why) => {
+    if (ready() || body.dataset.ready === "failed") return;
+    body.dataset.ready = "failed";
+    const failed = byId("boot-failed");
+    const message = byId("boot-message");
+    if (message) message.textContent = "The app could not start.";
+    if (failed) failed.hidden = false;
+    const spinner = document.querySelector("#boot .spinner");
+    if (spinner) spinner.hidden = true;
+    console.warn("start-up failed:", why);
+  };
+
+  byId("boot-reload")?.addEventListener("click", () => location.reload());
+
+  // PyScript reports progress while Pyodide boots ("Loading Pyodide", "Loaded Storage", ...).
+  addEventListener("py:progress", (event) => {
+    const message = byId("boot-message");
+    if (message && !ready() && typeof event.detail === "string") {
+      message.textContent = `Loading Python runtime… (${event.detail.toLowerCase()})`;
+    }
+  });
+
+  // A runtime file that fails to load (404, network) fires `error` on its element.
+  addEventListener("error", (event) => {
+    const target = event.target;
+    if (target && (target.tagName === "SCRIPT" || target.tagName === "LINK")) {
+      fail(`could not load ${target.src || target.href}`);
+    }
+  }, true);
+  addEventListener("unhandledrejection", (event) => {
+    if (!ready()) fail(String(event.reason));
+  });
+
+  // PyScript shows Python errors only as a .py-error element.
+  new MutationObserver(() => {
+    if (!ready() && document.querySelector(".py-error")) fail("python error during start-up");
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
+  setTimeout(() => fail("timed out"), TIMEOUT_MS);
+})();
