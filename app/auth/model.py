@@ -188,9 +188,10 @@ class ClearHint:
 
 @dataclass(frozen=True)
 class ScheduleRetry:
-    """Call back with :class:`RetryNow` after ``delay`` seconds (replacing any earlier timer)."""
+    """Call back with :class:`RetryNow` after a backoff delay for the ``attempt``-th retry
+    (replacing any earlier timer).  The shell draws the delay: randomness stays out of here."""
 
-    delay: float
+    attempt: int
 
 
 @dataclass(frozen=True)

@@ -55,17 +55,16 @@ R, A, S, U, X = (
 
 
 def _anonymous(state: Snapshot, reason: Reason, **changes: object) -> Snapshot:
-    return replace(
-        state,
-        status=A,
-        user=None,
-        remembered=None,
-        reason=reason,
-        validating=False,
-        attempt=0,
-        retry_after=None,
-        **changes,
-    )
+    cleared: dict[str, object] = {
+        "status": A,
+        "user": None,
+        "remembered": None,
+        "reason": reason,
+        "validating": False,
+        "attempt": 0,
+        "retry_after": None,
+    }
+    return replace(state, **{**cleared, **changes})
 
 
 def _authenticated(state: Snapshot, user: User, **changes: object) -> Snapshot:

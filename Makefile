@@ -1,0 +1,62 @@
+# Two commands on a fresh machine (see README):
+#   make run    install everything, then serve the app on http://127.0.0.1:8000 (SQLite under data/)
+#   make test   install everything (Debian's chromium too, when missing), then run all tests
+# Both are idempotent: a second run only checks stamps.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test setup setup-test chromium unit e2e lint bench-page clean
+
+run: setup
+	$(PY) server.py --host $(HOST) --port $(PORT) --db data/pychat.db --demo
+
+test: setup-test
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+unit: setup-test
+	$(PY) -m pytest tests
+
+e2e: setup-test
+	$(PY) -m pytest e2e
+
+lint: setup-test
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+bench-page: setup-test
+	$(PY) bench/page_load.py
+
+setup: $(VENV)/.runtime-installed vendor/.prepared
+
+setup-test: setup $(VENV)/.test-installed chromium
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+
+$(VENV)/.runtime-installed: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install -q -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.runtime-installed
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+vendor/.prepared: node_modules/.package-lock.json backend/runtime.py $(VENV)/.runtime-installed
+	$(PY) -m backend.runtime
+
+# Playwright drives Debian's Chromium (it cannot download its own browser here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium…"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+clean:
+	rm -rf $(VENV) node_modules vendor dist .pytest_cache .ruff_cache

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer, unused_port
+
+from backend.app import create_app
+from backend.config import ROOT, Settings
+from backend.db import connect
+from backend.users import UserStore
+from tests.support import PASSWORD
+
+
+@dataclass
+class FakeClock:
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Running:
+    url: str
+    origin: str
+    clock: FakeClock
+    http: aiohttp.ClientSession
+    db: object
+    settings: Settings
+    server: TestServer = field(repr=False)
+
+    async def login(self, username: str = "ada", password: str = PASSWORD, **kw):
+        headers = {"Origin": self.origin, **kw.pop("headers", {})}
+        return await self.http.post(
+            self.url + "/api/auth/login",
+            json={"username": username, "password": password},
+            headers=headers,
+            **kw,
+        )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings_overrides() -> dict:
+    return {}
+
+
+@pytest.fixture
+async def server(tmp_path, clock, settings_overrides):
+    """The real app on a real loopback socket, with a fake clock and a temporary database."""
+    db = connect(tmp_path / "test.db")
+    UserStore(db, clock).add("ada", PASSWORD)
+    port = unused_port()
+    settings = Settings(
+        root=ROOT, port=port, db_path=tmp_path / "test.db", clock=clock, **settings_overrides
+    )
+    test_server = TestServer(create_app(settings, db=db), host="127.0.0.1", port=port)
+    await test_server.start_server()
+    url = f"http://127.0.0.1:{port}"
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        yield Running(url, url, clock, http, db, settings, test_server)
+    await test_server.close()

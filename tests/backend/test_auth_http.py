@@ -1,0 +1,184 @@
+"""The sign-in endpoints over real HTTP, with an injected clock for expiry."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import pytest
+
+from backend.auth import COOKIE_NAME
+from tests.support import PASSWORD
+
+SESSION = "/api/auth/session"
+
+
+async def test_login_sets_an_httponly_strict_cookie_and_returns_the_user(server):
+    response = await server.login()
+    assert response.status == 200
+    body = await response.json()
+    assert body["user"] == {"name": "ada"}
+    assert body["expires_at"].endswith("Z")
+    cookie = response.cookies[COOKIE_NAME]
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/"
+    assert not cookie["secure"]  # plain http on loopback
+    assert len(cookie.value) >= 43  # 256 bits, url-safe base64
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_only_the_sha256_of_the_token_is_stored(server):
+    response = await server.login()
+    token = response.cookies[COOKIE_NAME].value
+    rows = server.db.execute("SELECT token_hash FROM sessions").fetchall()
+    assert rows == [(hashlib.sha256(token.encode()).digest(),)]
+    dump = "\n".join(server.db.iterdump())
+    assert token not in dump
+
+
+async def test_session_endpoint_with_and_without_the_cookie(server):
+    assert (await server.http.get(server.url + SESSION)).status == 401
+    await server.login()
+    response = await server.http.get(server.url + SESSION)
+    assert response.status == 200
+    assert (await response.json())["user"]["name"] == "ada"
+
+
+async def test_bearer_token_for_non_browser_clients(server):
+    token = (await server.login()).cookies[COOKIE_NAME].value
+    server.http.cookie_jar.clear()
+    response = await server.http.get(
+        server.url + SESSION, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status == 200
+
+
+@pytest.mark.parametrize(
+    ("username", "password"), [("ada", "wrong password"), ("nobody", PASSWORD)]
+)
+async def test_unknown_user_and_wrong_password_look_the_same(server, username, password):
+    response = await server.login(username, password)
+    assert response.status == 401
+    assert await response.json() == {
+        "error": {"code": "invalid_credentials", "message": "Wrong user name or password."}
+    }
+    assert COOKIE_NAME not in response.cookies
+
+
+async def test_unknown_user_still_costs_one_password_hash(server, monkeypatch):
+    import backend.passwords as passwords
+
+    calls = []
+    real = passwords._verify
+    monkeypatch.setattr(passwords, "_verify", lambda s, p: calls.append(1) or real(s, p))
+    await server.login("nobody", PASSWORD)
+    await server.login("ada", "wrong password")
+    assert len(calls) == 2
+
+
+async def test_idle_expiry_slides_with_use(server):
+    await server.login()
+    for _ in range(3):  # 87 minutes in all, never idle for 30
+        server.clock.advance(29 * 60)
+        assert (await server.http.get(server.url + SESSION)).status == 200
+    server.clock.advance(30 * 60 + 1)
+    assert (await server.http.get(server.url + SESSION)).status == 401
+
+
+async def test_absolute_expiry_ends_even_an_active_session(server):
+    await server.login()
+    for _ in range(8 * 60 // 20 - 1):
+        server.clock.advance(20 * 60)
+        assert (await server.http.get(server.url + SESSION)).status == 200
+    server.clock.advance(20 * 60)  # 8 h after sign-in
+    assert (await server.http.get(server.url + SESSION)).status == 401
+
+
+async def test_logout_revokes_the_session_and_clears_the_cookie(server):
+    token = (await server.login()).cookies[COOKIE_NAME].value
+    response = await server.http.post(
+        server.url + "/api/auth/logout", headers={"Origin": server.origin}
+    )
+    assert response.status == 204
+    assert response.cookies[COOKIE_NAME].value == ""
+    revived = await server.http.get(
+        server.url + SESSION, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert revived.status == 401
+    assert server.db.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+
+
+async def test_account_throttling_answers_429_with_retry_after(server):
+    for _ in range(5):
+        assert (await server.login("ada", "wrong password")).status == 401
+    response = await server.login("ada", PASSWORD)  # even the right password waits
+    assert response.status == 429
+    wait = int(response.headers["Retry-After"])
+    assert 0 < wait <= 15 * 60
+    assert (await response.json())["error"]["code"] == "throttled"
+    # Another account from the same address is not locked.
+    assert (await server.login("nobody", PASSWORD)).status == 401
+    server.clock.advance(wait)
+    assert (await server.login("ada", PASSWORD)).status == 200
+
+
+async def test_account_throttling_ignores_case(server):
+    for name in ["ada", "ADA", "Ada", "aDa", "adA"]:
+        await server.login(name, "wrong password")
+    assert (await server.login("ada", PASSWORD)).status == 429
+
+
+@pytest.fixture
+def settings_overrides(request):
+    return getattr(request, "param", {})
+
+
+@pytest.mark.parametrize("settings_overrides", [{"address_attempts": 3}], indirect=True)
+async def test_address_throttling(server):
+    for name in ["a1", "a2", "a3"]:
+        assert (await server.login(name, "whatever pw")).status == 401
+    response = await server.login("ada", PASSWORD)
+    assert response.status == 429 and "Retry-After" in response.headers
+
+
+@pytest.mark.parametrize(
+    ("origin", "fetch_site"),
+    [
+        ("http://evil.example", None),
+        ("null", None),
+        ("http://127.0.0.1.evil.example", None),
+        (None, "cross-site"),
+    ],
+)
+async def test_state_changing_requests_from_another_origin_are_refused(server, origin, fetch_site):
+    headers = {}
+    if origin:
+        headers["Origin"] = origin
+    if fetch_site:
+        headers["Sec-Fetch-Site"] = fetch_site
+    for path, body in (
+        ("/api/auth/login", {"username": "ada", "password": PASSWORD}),
+        ("/api/auth/logout", None),
+    ):
+        response = await server.http.post(server.url + path, json=body, headers=headers)
+        assert response.status == 403, path
+        assert (await response.json())["error"]["code"] == "forbidden_origin"
+
+
+async def test_suffix_trick_on_the_port_is_refused(server):
+    response = await server.login(headers={"Origin": server.origin + "0"})
+    assert response.status == 403
+
+
+async def test_log_has_one_line_per_request_and_no_secrets(server, caplog):
+    caplog.set_level(logging.INFO, logger="pychat")
+    response = await server.login()
+    token = response.cookies[COOKIE_NAME].value
+    await server.http.get(server.url + SESSION + "?secret=in-query")
+    lines = [r.getMessage() for r in caplog.records if r.name == "pychat.access"]
+    assert len(lines) == 2
+    assert "POST /api/auth/login 200" in lines[0]
+    assert "GET /api/auth/session 200" in lines[1]
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert PASSWORD not in text and token not in text and "in-query" not in text

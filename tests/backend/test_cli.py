@@ -1,0 +1,78 @@
+"""``server.py`` as a real process: adduser and serve, as people and tools call them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import urllib.request
+
+from tests.support import PASSWORD, PYTHON, ROOT, ServerProcess, add_user
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PYTHON, "server.py", *args],
+        cwd=ROOT,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def test_adduser_with_password_and_from_stdin(tmp_path):
+    db = tmp_path / "users.db"
+    assert run("adduser", "ada", "--password", PASSWORD, "--db", str(db)).returncode == 0
+    assert (
+        run("adduser", "bob", "--password-stdin", "--db", str(db), stdin=PASSWORD + "\n").returncode
+        == 0
+    )
+    rows = sqlite3.connect(db).execute("SELECT name, password_hash FROM users").fetchall()
+    assert [name for name, _ in rows] == ["ada", "bob"]
+    assert all(h.startswith("$argon2id$") and PASSWORD not in h for _, h in rows)
+
+
+def test_adduser_errors_are_clear(tmp_path):
+    db = str(tmp_path / "users.db")
+    assert run("adduser", "ada", "--password", PASSWORD, "--db", db).returncode == 0
+    again = run("adduser", "ada", "--password", PASSWORD, "--db", db)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    bad = run("adduser", "../x", "--password", PASSWORD, "--db", db)
+    assert bad.returncode == 2 and "user names" in bad.stderr
+    short = run("adduser", "eve", "--password", "123", "--db", db)
+    assert short.returncode == 2 and "passwords" in short.stderr
+    missing = run("adduser", "eve", "--db", db)
+    assert missing.returncode == 2 and "--password" in missing.stderr
+
+
+def test_serve_signs_in_over_real_http(tmp_path):
+    db = tmp_path / "app.db"
+    add_user(db, "ada", PASSWORD)
+    server = ServerProcess(db).start()
+    try:
+        request = urllib.request.Request(
+            server.url + "/api/auth/login",
+            data=json.dumps({"username": "ada", "password": PASSWORD}).encode(),
+            headers={"Content-Type": "application/json", "Origin": server.url},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+            assert "HttpOnly" in response.headers["Set-Cookie"]
+    finally:
+        server.stop()
+    log = server.log()
+    assert "POST /api/auth/login 200" in log
+    assert PASSWORD not in log
+
+
+def test_demo_account_is_created_once(tmp_path):
+    db = tmp_path / "demo.db"
+    server = ServerProcess(db, "--demo").start()
+    server.stop()
+    password = (tmp_path / "demo-password.txt").read_text().strip()
+    assert len(password) >= 12
+    names = sqlite3.connect(db).execute("SELECT name FROM users").fetchall()
+    assert names == [("demo",)]
+    ServerProcess(db, "--demo").start().stop()  # second start: no new user, same password
+    assert (tmp_path / "demo-password.txt").read_text().strip() == password
