@@ -51,6 +51,13 @@ def serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--idle-timeout", type=_positive, default=30 * 60, metavar="SECONDS")
     parser.add_argument("--absolute-timeout", type=_positive, default=8 * 3600, metavar="SECONDS")
     parser.add_argument(
+        "--login-attempts-per-address",
+        type=int,
+        default=30,
+        metavar="N",
+        help="sign-in attempts one client address may make in 5 minutes (default 30)",
+    )
+    parser.add_argument(
         "--secure-cookies", action="store_true", help="mark cookies Secure (serving over https)"
     )
     parser.add_argument(
@@ -129,6 +136,7 @@ def serve(argv: list[str]) -> int:
         absolute_timeout=args.absolute_timeout,
         secure_cookies=args.secure_cookies,
         extra_origins=tuple(args.allowed_origin),
+        address_attempts=args.login_attempts_per_address,
     )
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Serving PyChat on http://{shown}:{port}/ (database {args.db})", flush=True)

@@ -7,8 +7,15 @@ import importlib
 
 import pytest
 
-MODULES = ["app.auth.hint", "app.auth.transition", "app.auth.store", "app.auth.api",
-           "app.auth.model", "app.net.backoff", "app.ui.layout"]
+MODULES = [
+    "app.auth.hint",
+    "app.auth.transition",
+    "app.auth.store",
+    "app.auth.api",
+    "app.auth.model",
+    "app.net.backoff",
+    "app.ui.layout",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,165 @@
+"""End-to-end fixtures: Debian's Chromium driven by Playwright against a real ``server.py``.
+
+Every page fails its test on a console error, an uncaught page error, a ``.py-error`` element
+or a request to another origin, unless the test names the console error it expects
+(``page_errors.allow(...)``: for example the browser's own line about a 401 it was meant to get).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from tests.support import PASSWORD, ServerProcess, add_user
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+READY = 'body[data-ready="true"]'
+BOOT_TIMEOUT_MS = 30_000
+
+# Records every value <body data-auth> takes, and the moment each WebSocket is constructed.
+RECORDER = """
+(() => {
+  window.__authLog = [];
+  const note = () => {
+    const value = document.body && document.body.dataset.auth;
+    if (value && window.__authLog[window.__authLog.length - 1] !== value) {
+      window.__authLog.push(value);
+    }
+  };
+  new MutationObserver(note).observe(document, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ["data-auth"],
+  });
+  document.addEventListener("DOMContentLoaded", note);
+})();
+"""
+
+
+@dataclass
+class PageWatch:
+    origin: str
+    allowed: list[re.Pattern[str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def allow(self, pattern: str) -> None:
+        self.allowed.append(re.compile(pattern))
+
+    def console(self, message) -> None:
+        if message.type == "error" and not any(p.search(message.text) for p in self.allowed):
+            self.errors.append(f"console: {message.text}")
+
+    def page_error(self, error) -> None:
+        if not any(p.search(str(error)) for p in self.allowed):
+            self.errors.append(f"pageerror: {error}")
+
+    def request(self, request) -> None:
+        self.requests.append(request.url)
+
+    def api_requests(self, path: str) -> list[str]:
+        return [url for url in self.requests if url.startswith(self.origin + path)]
+
+    def foreign_requests(self) -> list[str]:
+        return [
+            url
+            for url in self.requests
+            if not (url.startswith(self.origin + "/") or url.startswith("data:"))
+        ]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def server_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("server")
+
+
+@pytest.fixture(scope="session")
+def live_server(server_dir) -> Iterator[ServerProcess]:
+    """One server.py for the tests that do not stop it."""
+    db = server_dir / "e2e.db"
+    for name in ("ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal"):
+        add_user(db, name, PASSWORD)
+    server = ServerProcess(db, "--login-attempts-per-address", "1000").start()
+    yield server
+    server.stop()
+
+
+class Pages:
+    """Opens watched pages in one browser context (one 'browser profile': shared cookies)."""
+
+    def __init__(self, context: BrowserContext, origin: str) -> None:
+        self.context = context
+        self.origin = origin
+        self.watches: list[tuple[Page, PageWatch]] = []
+
+    def new(self) -> tuple[Page, PageWatch]:
+        page = self.context.new_page()
+        watch = PageWatch(self.origin)
+        page.on("console", watch.console)
+        page.on("pageerror", watch.page_error)
+        page.on("request", watch.request)
+        self.watches.append((page, watch))
+        return page, watch
+
+    def check(self) -> None:
+        problems = []
+        for page, watch in self.watches:
+            if not page.is_closed() and page.locator(".py-error").count():
+                problems.append(f"py-error: {page.locator('.py-error').first.inner_text()}")
+            problems += watch.errors
+            problems += [f"foreign request: {url}" for url in watch.foreign_requests()]
+        assert not problems, "\n".join(problems)
+
+
+def make_pages(browser: Browser, origin: str) -> Iterator[Pages]:
+    context = browser.new_context(base_url=origin)
+    context.add_init_script(RECORDER)
+    pages = Pages(context, origin)
+    yield pages
+    try:
+        pages.check()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def pages(browser, live_server) -> Iterator[Pages]:
+    yield from make_pages(browser, live_server.url)
+
+
+def open_app(page: Page, path: str = "/") -> None:
+    page.goto(path)
+    page.wait_for_selector(READY, timeout=BOOT_TIMEOUT_MS)
+
+
+def settled(page: Page, auth: str, timeout: float = 10_000) -> None:
+    page.wait_for_selector(f'body[data-auth="{auth}"]', timeout=timeout)
+
+
+def sign_in(page: Page, name: str, password: str = PASSWORD) -> None:
+    settled(page, "anonymous")
+    page.fill("#username", name)
+    page.fill("#password", password)
+    page.click("#login-form button[type=submit]")
