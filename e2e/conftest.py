@@ -8,7 +8,6 @@ or a request to another origin, unless the test names the console error it expec
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,17 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.support import PASSWORD, ServerProcess, add_user
+from tests.support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, ServerProcess, add_user
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 READY = 'body[data-ready="true"]'
 BOOT_TIMEOUT_MS = 30_000
 

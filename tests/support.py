@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,6 +12,16 @@ import time
 import urllib.request
 from pathlib import Path
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Headless as root, with nothing reaching out to other hosts (this machine has no internet).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PASSWORD = "correct horse battery"

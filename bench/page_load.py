@@ -1,0 +1,151 @@
+"""Page start-up against its floor, in headless Chromium on loopback.
+
+    .venv/bin/python bench/page_load.py [--runs 5]
+
+Floor: a bare page that loads the same self-hosted Pyodide and runs ``1+1``.  App: the real
+``index.html`` up to a settled anonymous page (``body[data-auth="anonymous"]``) and, with a
+valid session, up to a restored signed-in page.  Every run is a cold browser context (empty
+cache), the variants alternate, and the table shows medians.  Times are from navigation start
+(``performance.now()`` in the page), so browser launch and process start are not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from aiohttp import web  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, add_user  # noqa: E402
+
+MARK = """
+(() => {
+  window.__marks = {};
+  const note = () => {
+    const v = document.body && document.body.dataset.auth;
+    if (v && !(v in window.__marks)) window.__marks[v] = performance.now();
+  };
+  new MutationObserver(note).observe(document, {subtree: true, childList: true,
+    attributes: true, attributeFilter: ["data-auth"]});
+})();
+"""
+
+
+def serve(db: Path) -> tuple[web.AppRunner, str]:
+    """The real app, plus the floor page under /bench/floor/ (bench-only route)."""
+    import asyncio
+    import threading
+
+    from backend.app import create_app
+    from backend.config import Settings
+    from backend.static import file_response, safe_path
+
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    box: dict[str, object] = {}
+
+    async def floor(request: web.Request) -> web.StreamResponse:
+        path = safe_path(ROOT / "bench" / "floor", request.match_info["tail"])
+        if path is None:
+            raise web.HTTPNotFound()
+        return file_response(path, "no-cache")
+
+    async def start() -> None:
+        import socket
+
+        sock = socket.create_server(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        app = create_app(Settings(port=port, db_path=db, address_attempts=10_000))
+        app.router.add_get("/bench/floor/{tail:.+}", floor)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        box["runner"], box["url"] = runner, f"http://127.0.0.1:{port}"
+        ready.set()
+
+    threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()),
+                     daemon=True).start()
+    ready.wait(30)
+    return box["runner"], box["url"]  # type: ignore[return-value]
+
+
+def run(runs: int) -> dict[str, list[float]]:
+    tmp = Path(tempfile.mkdtemp())
+    add_user(tmp / "bench.db", "bench", PASSWORD)
+    _, url = serve(tmp / "bench.db")
+    results: dict[str, list[float]] = {k: [] for k in (
+        "floor: bare Pyodide + 1+1", "app: settled anonymous", "app: first paint",
+        "app: restored signed-in", "validation request")}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        # A signed-in storage state (cookie + hint) to restore from, made once.
+        context = browser.new_context(base_url=url)
+        page = context.new_page()
+        page.goto("/")
+        page.wait_for_selector('body[data-auth="anonymous"]', timeout=60_000)
+        page.fill("#username", "bench")
+        page.fill("#password", PASSWORD)
+        page.click("#login-form button[type=submit]")
+        page.wait_for_selector('body[data-auth="authenticated"]')
+        signed_in = context.storage_state()
+        context.close()
+
+        for _ in range(runs):
+            context = browser.new_context(base_url=url)
+            page = context.new_page()
+            page.goto("/bench/floor/index.html")
+            page.wait_for_selector('body[data-ready="true"]', timeout=60_000)
+            results["floor: bare Pyodide + 1+1"].append(page.evaluate("window.__floorDone"))
+            context.close()
+
+            context = browser.new_context(base_url=url)
+            context.add_init_script(MARK)
+            page = context.new_page()
+            page.goto("/")
+            page.wait_for_selector('body[data-auth="anonymous"]', timeout=60_000)
+            results["app: settled anonymous"].append(page.evaluate("window.__marks.anonymous"))
+            results["app: first paint"].append(page.evaluate(
+                "performance.getEntriesByName('first-contentful-paint')[0].startTime"))
+            context.close()
+
+            context = browser.new_context(base_url=url, storage_state=signed_in)
+            context.add_init_script(MARK)
+            page = context.new_page()
+            page.goto("/")
+            page.wait_for_selector('body[data-auth="authenticated"]', timeout=60_000)
+            results["app: restored signed-in"].append(
+                page.evaluate("window.__marks.authenticated"))
+            results["validation request"].append(page.evaluate(
+                "performance.getEntriesByType('resource')"
+                ".filter(e => e.name.endsWith('/api/auth/session'))[0].duration"))
+            context.close()
+        browser.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    results = run(args.runs)
+    floor = statistics.median(results["floor: bare Pyodide + 1+1"])
+    print(f"\nPage start-up, cold context, median of {args.runs} (ms from navigation start)\n")
+    print(f"| {'measure':<28} | {'median':>8} | {'min':>8} | {'max':>8} | {'vs floor':>8} |")
+    print(f"|{'-' * 30}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
+    for name, values in results.items():
+        median = statistics.median(values)
+        ratio = f"{median / floor:.2f}x" if name.startswith(("app: settled", "app: restored",
+                                                              "floor")) else ""
+        print(f"| {name:<28} | {median:8.0f} | {min(values):8.0f} | {max(values):8.0f} "
+              f"| {ratio:>8} |")
+
+
+if __name__ == "__main__":
+    main()
