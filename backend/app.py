@@ -13,17 +13,17 @@ import sqlite3
 
 from aiohttp import web
 
-from backend import auth, static
+from backend import auth, static, websocket
+from backend.agent import Agent, GuideAgent
 from backend.config import Settings
 from backend.db import connect
+from backend.keys import DB, SETTINGS
 from backend.middleware import add_security_headers, log_and_map_errors, origin_guard
 from backend.passwords import PasswordChecker
 from backend.sessions import SessionStore
 from backend.throttle import LoginThrottle
 from backend.users import UserStore
 
-DB = web.AppKey("db", sqlite3.Connection)
-SETTINGS = web.AppKey("settings", Settings)
 PURGE_EVERY = 300.0
 
 
@@ -45,7 +45,9 @@ async def _purge_expired_sessions(app: web.Application):
         await task
 
 
-def create_app(settings: Settings, db: sqlite3.Connection | None = None) -> web.Application:
+def create_app(
+    settings: Settings, db: sqlite3.Connection | None = None, agent: Agent | None = None
+) -> web.Application:
     app = web.Application(
         middlewares=[log_and_map_errors, origin_guard(settings.allowed_origins)],
         client_max_size=64 * 1024,
@@ -64,6 +66,7 @@ def create_app(settings: Settings, db: sqlite3.Connection | None = None) -> web.
     app.on_cleanup.append(_close_db)
     app.router.add_get("/api/health", health)
     auth.add_routes(app)
+    websocket.setup(app, settings, agent or GuideAgent())
     static.add_routes(app, settings.root)
     return app
 

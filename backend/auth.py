@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from backend.errors import json_error
+from backend.keys import HUB
 from backend.middleware import client_address
 from backend.passwords import Busy, PasswordChecker
 from backend.sessions import Session, SessionStore
@@ -143,7 +144,9 @@ async def current_session(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    request.app[SESSIONS].revoke(request_token(request))
+    session = request.app[SESSIONS].revoke(request_token(request))
+    if session is not None:
+        await request.app[HUB].close_session(session.token_hash, 4401, "signed out")
     response = web.Response(status=204, headers=NO_STORE)
     clear_session_cookie(response, request)
     return response

@@ -33,6 +33,11 @@ class Settings:
     address_window: float = 5 * 60
     max_concurrent_hashes: int = 2  # argon2id at 19 MiB each; 2 cores
     max_waiting_hashes: int = 32  # beyond this, 503 + Retry-After instead of queueing
+    # The chat socket.
+    ws_heartbeat: float = 20.0  # protocol ping interval; a peer silent for 1.5x this is dropped
+    ws_rate_per_minute: float = 100.0
+    ws_burst: int = 20
+    ws_rate_strikes: int = 10  # rate-limited frames within 10 s before closing with 4429
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     @property

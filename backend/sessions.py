@@ -66,18 +66,26 @@ class SessionStore:
         unknown, idle too long, past its absolute expiry or revoked."""
         if not token or len(token) > 128:
             return None
+        return self.validate_hash(token_hash(token))
+
+    def validate_hash(self, digest: bytes) -> Session | None:
+        """Like :meth:`validate` for a session known by its hash (a live socket's)."""
         now = self._clock()
-        digest = token_hash(token)
         session = self._lookup(digest, now)
-        if session is None:
-            return None
-        last_seen = session.idle_expires_at - self.idle_timeout
-        if now - last_seen >= TOUCH_EVERY:
+        if (
+            session is not None
+            and now - (session.idle_expires_at - self.idle_timeout) >= TOUCH_EVERY
+        ):
             self._db.execute(
                 "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (now, digest)
             )
             session = self._lookup(digest, now)
         return session
+
+    def deadline(self, digest: bytes) -> float | None:
+        """When the session ends if nobody uses it, or ``None`` if it already has (no touch)."""
+        session = self._lookup(digest, self._clock())
+        return None if session is None else session.idle_expires_at
 
     def revoke(self, token: str | None) -> Session | None:
         if not token or len(token) > 128:

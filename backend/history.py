@@ -1,0 +1,62 @@
+"""Chat history: every message a user wrote or received, in the database.
+
+User messages are keyed by the client's id, so a message resent after a reconnect is stored
+(and answered) once.  Assistant messages are stored when their run finishes, under the AG-UI
+message id the client saw while they streamed, so history and live stream never double up.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    text TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (user_id, id)
+);
+"""
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    id: str
+    role: str
+    text: str
+    created_at: float
+
+    def wire(self) -> dict:
+        return asdict(self)
+
+
+class HistoryStore:
+    def __init__(self, db: sqlite3.Connection, clock: Callable[[], float]) -> None:
+        self._db = db
+        self._clock = clock
+        db.executescript(SCHEMA)
+
+    def add(self, user_id: int, message_id: str, role: str, text: str) -> ChatMessage | None:
+        """Store a message; ``None`` if this user already has one with that id."""
+        now = self._clock()
+        try:
+            self._db.execute(
+                "INSERT INTO messages (user_id, id, role, text, created_at) VALUES (?, ?, ?, ?, ?)",
+                (user_id, message_id, role, text, now),
+            )
+        except sqlite3.IntegrityError:
+            return None
+        return ChatMessage(message_id, role, text, now)
+
+    def recent(self, user_id: int, limit: int = 100) -> list[ChatMessage]:
+        rows = self._db.execute(
+            "SELECT id, role, text, created_at FROM messages WHERE user_id = ?"
+            " ORDER BY seq DESC LIMIT ?",
+            (user_id, limit),
+        ).fetchall()
+        return [ChatMessage(*row) for row in reversed(rows)]

@@ -1,0 +1,240 @@
+"""``/api/ws``: the one chat socket per tab.
+
+Order of checks on a new connection, each with the answer a browser can see:
+
+1. ``Origin`` must be in the exact allowlist, else HTTP 403 before the upgrade.
+2. Upgrade (no compression, 64 KiB frames, protocol pings every ``ws_heartbeat`` seconds).
+3. Session from the cookie (or ``Authorization: Bearer``; never the query string), else
+   accept-and-close 4401, because a browser cannot read the status of a refused handshake.
+4. One socket per tab (the older one gets 4409), at most five per session (4429).
+
+Then ``welcome`` and ``history`` frames, and the receive loop: every frame is rate limited,
+parsed strictly and answered; a chat message is acknowledged by id, stored once and answered
+by the agent, whose AG-UI events stream to the tab's current socket.  See docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+
+from aiohttp import WSMsgType, web
+
+from backend import auth
+from backend.agent import Agent, AgentContext, event_frame
+from backend.errors import json_error
+from backend.history import HistoryStore
+from backend.hub import Connection, Hub
+from backend.keys import DB, HUB, SETTINGS
+from backend.protocol import ID_PATTERN, ChatText, Ping, ProtocolError, dumps, parse_client_frame
+from backend.ratelimit import TokenBucket, WindowCounter
+
+log = logging.getLogger("pychat.ws")
+
+MAX_FRAME = 64 * 1024
+HISTORY_LIMIT = 100
+
+HISTORY = web.AppKey("history", HistoryStore)
+AGENT = web.AppKey("agent", Agent)
+ORIGINS = web.AppKey("ws_origins", frozenset)
+TASKS = web.AppKey("agent_tasks", set)
+LOCKS = web.AppKey("agent_locks", dict)
+
+
+class Limits:
+    """Per-connection abuse limits (numbers from the issue: 100/min with a burst of 20)."""
+
+    def __init__(self, settings) -> None:
+        clock = settings.clock
+        self.bucket = TokenBucket(settings.ws_rate_per_minute / 60, settings.ws_burst, clock)
+        self.rate_strikes = WindowCounter(settings.ws_rate_strikes, 10.0, clock)
+        self.invalid = WindowCounter(20, 5.0, clock)
+
+
+async def chat_socket(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    origin = request.headers.get("Origin")
+    if origin is None or origin not in app[ORIGINS]:
+        return json_error(
+            403, "forbidden_origin", "WebSocket connections from this origin are refused."
+        )
+    settings = app[SETTINGS]
+    ws = web.WebSocketResponse(
+        # aiohttp refuses frames of max_msg_size bytes or more; +1 admits exactly 64 KiB.
+        max_msg_size=MAX_FRAME + 1,
+        compress=False,
+        heartbeat=settings.ws_heartbeat,
+        autoping=True,
+    )
+    if not ws.can_prepare(request).ok:
+        return json_error(400, "not_websocket", "This endpoint speaks WebSocket only.")
+    await ws.prepare(request)
+
+    session = app[auth.SESSIONS].validate(auth.request_token(request))
+    if session is None:
+        await ws.close(code=4401, message=b"not signed in")
+        return ws
+    tab = request.query.get("tab", "")
+    if not ID_PATTERN.fullmatch(tab):
+        tab = uuid.uuid4().hex
+    conn = Connection(
+        ws,
+        session.token_hash,
+        session.user_id,
+        session.user_name,
+        tab,
+        connected_at=settings.clock(),
+        deadline=session.idle_expires_at,
+    )
+    hub = app[HUB]
+    outcome = hub.register(conn)
+    if outcome == "full":
+        await ws.close(code=4429, message=b"too many connections for this session")
+        return ws
+    if isinstance(outcome, Connection):
+        await outcome.close(4409, "replaced by a newer connection")
+    try:
+        await conn.send(
+            dumps(
+                {
+                    "type": "welcome",
+                    "user": {"name": session.user_name},
+                    "expires_at": auth.iso(session.expires_at),
+                    "tab": tab,
+                }
+            )
+        )
+        history = app[HISTORY].recent(session.user_id, HISTORY_LIMIT)
+        await conn.send(dumps({"type": "history", "messages": [m.wire() for m in history]}))
+        await _receive(request, conn, Limits(settings))
+    finally:
+        hub.unregister(conn)
+    return ws
+
+
+async def _receive(request: web.Request, conn: Connection, limits: Limits) -> None:
+    async for message in conn.ws:
+        if conn.closing:
+            break
+        if message.type == WSMsgType.BINARY:
+            await conn.close(1003, "text frames only")
+            break
+        if message.type != WSMsgType.TEXT:
+            break
+        if not limits.bucket.take():
+            if limits.rate_strikes.add():
+                await conn.close(4429, "rate limited")
+                break
+            await conn.send(_error("rate_limited", "Slow down: too many messages."))
+            continue
+        try:
+            frame = parse_client_frame(message.data)
+        except ProtocolError as exc:
+            if limits.invalid.add():
+                await conn.close(4400, "too many malformed messages")
+                break
+            await conn.send(_error(exc.code, exc.message, exc.message_id))
+            continue
+        await _handle(request, conn, frame)
+
+
+async def _handle(request: web.Request, conn: Connection, frame: ChatText | Ping) -> None:
+    app = request.app
+    if isinstance(frame, Ping):
+        await conn.send(dumps({"type": "pong", "id": frame.id}))
+        return
+    session = app[auth.SESSIONS].validate_hash(conn.session_hash)  # a message is activity
+    if session is None:
+        await app[HUB].close_session(conn.session_hash, 4401, "session expired")
+        return
+    app[HUB].touch(conn.session_hash, session.idle_expires_at)
+    stored = app[HISTORY].add(conn.user_id, frame.id, "user", frame.text)
+    await conn.send(dumps({"type": "ack", "id": frame.id, "duplicate": stored is None}))
+    if stored is not None:
+        task = asyncio.create_task(_answer(app, conn, session.expires_at))
+        app[TASKS].add(task)
+        task.add_done_callback(app[TASKS].discard)
+
+
+async def _answer(app: web.Application, origin: Connection, expires_at: float) -> None:
+    """Run the agent and stream its events to the tab's current socket (which may be a newer
+    one than the socket that asked, after a reconnect).  The reply is stored when complete."""
+    lock = app[LOCKS].setdefault(origin.user_id, asyncio.Lock())
+    async with lock:
+        settings = app[SETTINGS]
+        hub = app[HUB]
+        history = app[HISTORY]
+        run_id = uuid.uuid4().hex
+        context = AgentContext(
+            user=origin.user_name,
+            thread_id=f"user-{origin.user_id}",
+            run_id=run_id,
+            session_expires_at=expires_at,
+            idle_timeout=settings.idle_timeout,
+            connected_since=origin.connected_at,
+            sockets_in_session=hub.count(origin.session_hash),
+        )
+        texts: dict[str, list[str]] = {}
+        try:
+            async for event in app[AGENT].run(history.recent(origin.user_id, 20), context):
+                frame = event_frame(event)
+                if frame["type"] == "TEXT_MESSAGE_START":
+                    texts[frame["messageId"]] = []
+                elif frame["type"] == "TEXT_MESSAGE_CONTENT":
+                    texts.setdefault(frame["messageId"], []).append(frame["delta"])
+                elif frame["type"] == "TEXT_MESSAGE_END":
+                    history.add(
+                        origin.user_id,
+                        frame["messageId"],
+                        "assistant",
+                        "".join(texts.pop(frame["messageId"], [])),
+                    )
+                target = hub.current(origin.session_hash, origin.tab)
+                if target is not None:
+                    await target.send(dumps(frame))
+        except Exception:
+            log.exception("agent run failed")
+            target = hub.current(origin.session_hash, origin.tab)
+            if target is not None:
+                await target.send(
+                    dumps(
+                        {
+                            "type": "RUN_ERROR",
+                            "message": "The assistant failed.",
+                            "code": "agent_error",
+                        }
+                    )
+                )
+    if not lock.locked() and app[LOCKS].get(origin.user_id) is lock:
+        del app[LOCKS][origin.user_id]
+
+
+def _error(code: str, message: str, message_id: str | None = None) -> str:
+    frame = {"type": "error", "code": code, "message": message}
+    if message_id is not None:
+        frame["id"] = message_id
+    return dumps(frame)
+
+
+async def _shutdown(app: web.Application) -> None:
+    await app[HUB].close_all(1012, "server restart")
+    for task in list(app[TASKS]):
+        task.cancel()
+    for task in list(app[TASKS]):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+def setup(app: web.Application, settings, agent: Agent) -> None:
+    sessions = app[auth.SESSIONS]
+    app[HUB] = Hub(sessions.deadline, settings.clock)
+    app[HISTORY] = HistoryStore(app[DB], settings.clock)
+    app[AGENT] = agent
+    app[ORIGINS] = settings.allowed_origins
+    app[TASKS] = set()
+    app[LOCKS] = {}
+    app.cleanup_ctx.append(app[HUB].run_sweeper)
+    app.on_shutdown.append(_shutdown)
+    app.router.add_get("/api/ws", chat_socket)
