@@ -70,8 +70,9 @@ def serve(db: Path) -> tuple[web.AppRunner, str]:
         box["runner"], box["url"] = runner, f"http://127.0.0.1:{port}"
         ready.set()
 
-    threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()),
-                     daemon=True).start()
+    threading.Thread(
+        target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True
+    ).start()
     ready.wait(30)
     return box["runner"], box["url"]  # type: ignore[return-value]
 
@@ -80,9 +81,16 @@ def run(runs: int) -> dict[str, list[float]]:
     tmp = Path(tempfile.mkdtemp())
     add_user(tmp / "bench.db", "bench", PASSWORD)
     _, url = serve(tmp / "bench.db")
-    results: dict[str, list[float]] = {k: [] for k in (
-        "floor: bare Pyodide + 1+1", "app: settled anonymous", "app: first paint",
-        "app: restored signed-in", "validation request")}
+    results: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "floor: bare Pyodide + 1+1",
+            "app: settled anonymous",
+            "app: first paint",
+            "app: restored signed-in",
+            "validation request",
+        )
+    }
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         # A signed-in storage state (cookie + hint) to restore from, made once.
@@ -111,8 +119,9 @@ def run(runs: int) -> dict[str, list[float]]:
             page.goto("/")
             page.wait_for_selector('body[data-auth="anonymous"]', timeout=60_000)
             results["app: settled anonymous"].append(page.evaluate("window.__marks.anonymous"))
-            results["app: first paint"].append(page.evaluate(
-                "performance.getEntriesByName('first-contentful-paint')[0].startTime"))
+            results["app: first paint"].append(
+                page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
+            )
             context.close()
 
             context = browser.new_context(base_url=url, storage_state=signed_in)
@@ -120,11 +129,13 @@ def run(runs: int) -> dict[str, list[float]]:
             page = context.new_page()
             page.goto("/")
             page.wait_for_selector('body[data-auth="authenticated"]', timeout=60_000)
-            results["app: restored signed-in"].append(
-                page.evaluate("window.__marks.authenticated"))
-            results["validation request"].append(page.evaluate(
-                "performance.getEntriesByType('resource')"
-                ".filter(e => e.name.endsWith('/api/auth/session'))[0].duration"))
+            results["app: restored signed-in"].append(page.evaluate("window.__marks.authenticated"))
+            results["validation request"].append(
+                page.evaluate(
+                    "performance.getEntriesByType('resource')"
+                    ".filter(e => e.name.endsWith('/api/auth/session'))[0].duration"
+                )
+            )
             context.close()
         browser.close()
     return results
@@ -141,10 +152,14 @@ def main() -> None:
     print(f"|{'-' * 30}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
     for name, values in results.items():
         median = statistics.median(values)
-        ratio = f"{median / floor:.2f}x" if name.startswith(("app: settled", "app: restored",
-                                                              "floor")) else ""
-        print(f"| {name:<28} | {median:8.0f} | {min(values):8.0f} | {max(values):8.0f} "
-              f"| {ratio:>8} |")
+        ratio = (
+            f"{median / floor:.2f}x"
+            if name.startswith(("app: settled", "app: restored", "floor"))
+            else ""
+        )
+        print(
+            f"| {name:<28} | {median:8.0f} | {min(values):8.0f} | {max(values):8.0f} | {ratio:>8} |"
+        )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ marked ready (``<body data-ready="true">``) when that first render has happened.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+import os
 import random
 import time
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from app.auth.model import (
     Restore,
     RetryNow,
     ScheduleRetry,
+    SessionEnded,
     SignInRequested,
     SignOutRequested,
     Snapshot,
@@ -42,6 +45,7 @@ from app.auth.model import (
 )
 from app.auth.store import AuthStore
 from app.net.backoff import Backoff
+from app.ui.chat_loader import CHAT_FILES, ENTRY
 from app.ui.layout import Screen, View, view_for
 
 REQUEST_TIMEOUT_S = 8.0
@@ -101,6 +105,13 @@ class Shell:
         self.last_screen: Screen | None = None
         self.tasks: set[asyncio.Task] = set()
         self.proxies: list[Any] = []
+        # The lazily loaded chat: module once fetched, the mounted panel, and a generation
+        # that sign-out bumps so a load finishing late never mounts for a signed-out user.
+        self.chat_module: Any = None
+        self.chat_loading = False
+        self.chat_generation = 0
+        self.panel: Any = None
+        self.panel_closed = False
 
     # ------------------------------------------------------------------ wiring
 
@@ -113,6 +124,7 @@ class Shell:
             _el("unreachable-logout"), "click", lambda _e: self.dispatch(SignOutRequested())
         )
         self._listen(_el("retry-now"), "click", lambda _e: self.dispatch(RetryNow()))
+        self._listen(_el("chat-open"), "click", lambda _e: self.open_chat())
         self.store.subscribe(self.render)
         raw = js.localStorage.getItem(hint.STORAGE_KEY)  # the one synchronous storage read
         self.dispatch(
@@ -140,8 +152,9 @@ class Shell:
     # ------------------------------------------------------------------ browser events
 
     def on_storage(self, event: Any) -> None:
-        if event.key is not None and event.key != hint.STORAGE_KEY and event.key != "":
-            return
+        key = event.key
+        if isinstance(key, str) and key != hint.STORAGE_KEY:
+            return  # another key changed (a null key means storage was cleared: re-read)
         raw = js.localStorage.getItem(hint.STORAGE_KEY)
         self.dispatch(
             HintChanged(
@@ -181,6 +194,7 @@ class Shell:
             case TearDown():
                 for hook in list(self.teardown_hooks):
                     hook()
+                self.tear_down_chat()
                 _el("password").value = ""
 
     async def _validate(self, generation: int) -> None:
@@ -234,6 +248,8 @@ class Shell:
         if view.screen is Screen.UNREACHABLE:
             _el("unreachable-message").textContent = view.notice or ""
             _el("retry-now").disabled = snapshot.validating
+        if view.mount_chat and snapshot.user is not None:
+            self.ensure_chat(snapshot.user.name)
         if view.screen is not self.last_screen:
             self._move_focus(view)
         self.last_screen = view.screen
@@ -259,6 +275,106 @@ class Shell:
             _el("main").focus()
         elif view.screen is Screen.UNREACHABLE:
             _el("retry-now").focus()
+
+    # ------------------------------------------------------------------ the lazy chat
+
+    def ensure_chat(self, user: str) -> None:
+        """Mount the panel (downloading the chat code first, once) unless it is there."""
+        if self.panel is not None or self.chat_loading or self.panel_closed:
+            return
+        self.chat_loading = True
+        _el("chat-loading").textContent = "Loading chat…"
+        self.spawn(self._load_and_mount(user, self.chat_generation))
+
+    async def _load_and_mount(self, user: str, generation: int) -> None:
+        try:
+            if self.chat_module is None:
+                self.chat_module = await load_chat_module()
+        except Exception as exc:  # a failed download: say so, keep the rest of the page
+            _log(f"chat: could not load ({exc})")
+            _el("chat-loading").textContent = "The chat could not be loaded. Reload to try again."
+            return
+        finally:
+            self.chat_loading = False
+        snapshot = self.store.snapshot
+        if generation != self.chat_generation or snapshot.status is not Status.AUTHENTICATED:
+            return
+        _el("chat-loading").textContent = ""
+        self.panel = self.chat_module.mount(
+            js.document.body, self.registry(), user, on_close=self.close_chat
+        )
+        _el("chat-open").hidden = True
+
+    def close_chat(self) -> None:
+        """The user closed the panel: unmount it (the registry keeps the socket for its grace
+        period, so reopening at once reuses it)."""
+        if self.panel is not None:
+            self.panel.unmount()
+            self.panel = None
+        self.panel_closed = True
+        _el("chat-open").hidden = False
+        _el("chat-open").focus()
+
+    def open_chat(self) -> None:
+        self.panel_closed = False
+        user = self.store.snapshot.user
+        if user is not None:
+            self.ensure_chat(user.name)
+
+    def tear_down_chat(self) -> None:
+        self.chat_generation += 1
+        if self.panel is not None:
+            self.panel.unmount()
+            self.panel = None
+        self.panel_closed = False
+        _el("chat-open").hidden = True
+        _el("chat-loading").textContent = ""
+        registry = getattr(js.window, "pychatRegistry", None)
+        if registry is not None:
+            registry.close_all()
+
+    def registry(self) -> Any:
+        """The page's one ConnectionRegistry, kept on a JS global so that running this Python
+        again (a second shell) finds it instead of opening a second socket."""
+        existing = getattr(js.window, "pychatRegistry", None)
+        if existing is not None:
+            return existing
+        from app.chat.transport import ChatConnection, Stats
+        from app.net.registry import ConnectionRegistry
+
+        loop = asyncio.get_event_loop()
+        registry = ConnectionRegistry(
+            lambda user: ChatConnection(user, lambda: self.dispatch(SessionEnded())),
+            schedule=lambda delay, callback: loop.call_later(delay, callback),
+        )
+        js.window.pychatRegistry = create_proxy(registry)
+        js.window.pychatStats = create_proxy(
+            lambda: json.dumps(
+                {
+                    "sockets_created": Stats.sockets_created,
+                    "live_proxies": Stats.live_proxies,
+                    "live_timers": Stats.live_timers,
+                    "has_socket": registry.socket is not None,
+                }
+            )
+        )
+        return registry
+
+
+async def load_chat_module() -> Any:
+    """Fetch the chat's files in parallel, write them where imports look, import the entry."""
+    responses = await asyncio.gather(*(js.fetch(path) for path in CHAT_FILES))
+    texts = []
+    for path, response in zip(CHAT_FILES, responses, strict=True):
+        if not response.ok:
+            raise OSError(f"{path}: HTTP {response.status}")
+        texts.append(await response.text())
+    for path, text in zip(CHAT_FILES, texts, strict=True):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(text)
+    importlib.invalidate_caches()  # the files were written after the import system looked
+    return importlib.import_module(ENTRY)
 
 
 def start() -> Shell:

@@ -1,19 +1,22 @@
-"""The cores never import the browser: only app/browser/ may touch js, pyodide or pyscript."""
+"""The cores never import the browser: only the shell modules touch js, pyodide or pyscript."""
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
 
-APP = Path(__file__).resolve().parents[2] / "app"
+from app.ui.chat_loader import CHAT_FILES
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "app"
 BROWSER_MODULES = {"js", "pyodide", "pyscript"}
-CORE_FILES = sorted(
-    p
-    for p in APP.rglob("*.py")
-    if "browser" not in p.relative_to(APP).parts and p.name != "main.py"
-)
+# The imperative shell: the start-up half and the lazily loaded chat half.
+SHELL = {"app/main.py", "app/browser/shell.py", "app/chat/transport.py", "app/chat/panel.py"}
+ALL_FILES = sorted(str(p.relative_to(ROOT)) for p in APP.rglob("*.py"))
+CORE_FILES = [f for f in ALL_FILES if f not in SHELL]
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -27,24 +30,29 @@ def imported_roots(path: Path) -> set[str]:
 
 
 def test_there_are_core_modules():
-    assert len(CORE_FILES) >= 8
+    assert len(CORE_FILES) >= 15
 
 
-@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(APP)))
+@pytest.mark.parametrize("path", CORE_FILES)
 def test_core_module_is_pure(path):
-    assert not imported_roots(path) & BROWSER_MODULES
+    assert not imported_roots(ROOT / path) & BROWSER_MODULES
 
 
-def test_start_up_file_list_matches_the_app():
-    """Every start-up module is listed in pyscript.toml (a missing one fails only in the page)."""
-    import tomllib
-
-    config = tomllib.loads((APP.parent / "pyscript.toml").read_text())
+def test_start_up_file_list_is_everything_but_the_chat():
+    """pyscript.toml lists every start-up module (a missing one fails only in the page) and
+    none of the chat's, which must not be downloaded before sign-in."""
+    config = tomllib.loads((ROOT / "pyscript.toml").read_text())
     listed = set(config["files"])
-    expected = {
-        str(p.relative_to(APP.parent))
-        for p in APP.rglob("*.py")
-        if p.name != "main.py" and "chat" not in p.relative_to(APP).parts
-    }
-    assert listed == expected
+    assert listed == set(ALL_FILES) - set(CHAT_FILES) - {"app/main.py"}
+    assert all(config["files"][key] == key for key in listed)
     assert "packages" not in config
+
+
+def test_chat_files_exist_and_cover_the_chat_package():
+    assert all((ROOT / f).is_file() for f in CHAT_FILES)
+    assert {f for f in ALL_FILES if f.startswith("app/chat/")} <= set(CHAT_FILES)
+
+
+def test_only_the_transport_constructs_a_websocket():
+    users = [f for f in ALL_FILES if "WebSocket.new" in (ROOT / f).read_text()]
+    assert users == ["app/chat/transport.py"]

@@ -32,8 +32,9 @@ async def test_graceful_shutdown_sends_1012(tmp_path):
     try:
         token = login(server)
         url = server.url.replace("http://", "ws://") + "/api/ws?tab=t"
-        async with connect(url, origin=server.url,
-                           additional_headers={"Cookie": f"{COOKIE_NAME}={token}"}) as ws:
+        async with connect(
+            url, origin=server.url, additional_headers={"Cookie": f"{COOKIE_NAME}={token}"}
+        ) as ws:
             assert json.loads(await ws.recv())["type"] == "welcome"
             server.proc.send_signal(signal.SIGTERM)
             assert await close_code(ws, 10) == 1012

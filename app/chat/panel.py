@@ -1,0 +1,306 @@
+"""The chat panel: DOM for one :class:`~app.chat.transport.ChatConnection`.
+
+Mounted by the page shell once sign-in is confirmed, unmounted on sign-out.  It holds a lease
+on the registry's socket for as long as it is mounted; collapsing only hides its body.  All
+text (the user's and the assistant's) is set with ``textContent``: it is never parsed as HTML.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import js
+from pyodide.ffi import create_proxy
+
+from app.chat.conversation import Accepted, Message
+from app.chat.status import describe
+from app.chat.transport import Change, ChatConnection, Stats
+from app.net.registry import ConnectionRegistry, Lease
+
+WHO = {"user": "You", "assistant": "Assistant"}
+STATUS_WORDS = {
+    "pending": "Waiting to send",
+    "sent": "",
+    "failed": "Not sent",
+    "streaming": "Typing…",
+    "done": "",
+}
+REFUSALS = {
+    Accepted.TOO_LONG: "Messages can be at most 8000 characters long.",
+    Accepted.QUEUE_FULL: "Too many messages are waiting to be sent. Wait for the connection "
+    "to come back, then send the rest.",
+}
+
+
+def present(value: Any) -> bool:
+    """DOM look-ups answer JS ``null`` (Pyodide's ``JsNull``), which is not ``None``."""
+    return value is not None and type(value).__name__ != "JsNull"
+
+
+def el(tag: str, attrs: dict[str, str] | None = None, text: str | None = None) -> Any:
+    node = js.document.createElement(tag)
+    for name, value in (attrs or {}).items():
+        node.setAttribute(name, value)
+    if text is not None:
+        node.textContent = text
+    return node
+
+
+class ChatPanel:
+    def __init__(
+        self, registry: ConnectionRegistry, user: str, on_close: Callable[[], None]
+    ) -> None:
+        self.registry = registry
+        self.user = user
+        self.on_close = on_close
+        self.lease: Lease | None = None
+        self.connection: ChatConnection | None = None
+        self.root: Any = None
+        self.items: dict[str, Any] = {}
+        self.proxies: list[tuple[Any, str, Any]] = []
+        self.unsubscribe: Callable[[], None] | None = None
+        self.ticker: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------ mount / unmount
+
+    def mount(self, parent: Any) -> None:
+        self.root = self._build()
+        parent.appendChild(self.root)
+        self.lease = self.registry.acquire(self.user)
+        self.connection = self.lease.socket  # type: ignore[assignment]
+        self.unsubscribe = self.connection.subscribe(self.on_change)
+        self.render_all()
+        self.render_connection()
+
+    def unmount(self) -> None:
+        if self.unsubscribe is not None:
+            self.unsubscribe()
+        if self.lease is not None:
+            self.lease.release()
+        if self.ticker is not None:
+            self.ticker.cancel()
+            self.ticker = None
+        for target, name, proxy in self.proxies:
+            target.removeEventListener(name, proxy)
+            proxy.destroy()
+            Stats.live_proxies -= 1
+        self.proxies.clear()
+        if self.root is not None:
+            self.root.remove()
+        self.root = self.connection = self.lease = self.unsubscribe = None
+        self.items.clear()
+
+    # ------------------------------------------------------------ DOM
+
+    def _build(self) -> Any:
+        root = el(
+            "section",
+            {
+                "id": "chat-panel",
+                "class": "chat-panel",
+                "aria-labelledby": "chat-title",
+                "data-connection": "connecting",
+            },
+        )
+        header = el("header", {"class": "chat-header"})
+        header.appendChild(el("h2", {"id": "chat-title"}, "Chat"))
+        self.status = el("span", {"id": "chat-status", "role": "status", "aria-live": "polite"})
+        header.appendChild(self.status)
+        self.retry = el(
+            "button", {"id": "chat-retry", "type": "button", "class": "button small"}, "Retry now"
+        )
+        self.retry.hidden = True
+        header.appendChild(self.retry)
+        self.toggle = el(
+            "button",
+            {
+                "id": "chat-toggle",
+                "type": "button",
+                "class": "button secondary small",
+                "aria-expanded": "true",
+                "aria-controls": "chat-body",
+            },
+            "Hide",
+        )
+        header.appendChild(self.toggle)
+        self.close = el(
+            "button",
+            {
+                "id": "chat-close",
+                "type": "button",
+                "class": "button secondary small",
+                "aria-label": "Close chat",
+            },
+            "Close",
+        )
+        header.appendChild(self.close)
+        root.appendChild(header)
+
+        body = el("div", {"id": "chat-body", "class": "chat-body"})
+        self.log = el(
+            "ol",
+            {
+                "id": "chat-log",
+                "role": "log",
+                "aria-live": "polite",
+                "aria-label": "Messages",
+                "tabindex": "0",
+            },
+        )
+        body.appendChild(self.log)
+        self.notice = el("p", {"id": "chat-notice", "class": "error", "role": "alert"})
+        body.appendChild(self.notice)
+        form = el("form", {"id": "chat-form", "class": "chat-form"})
+        form.appendChild(el("label", {"for": "chat-input", "class": "visually-hidden"}, "Message"))
+        self.input = el(
+            "textarea",
+            {
+                "id": "chat-input",
+                "rows": "2",
+                "maxlength": "8000",
+                "placeholder": "Write a message (Enter sends, Shift+Enter adds a line)",
+                "aria-describedby": "chat-status",
+            },
+        )
+        form.appendChild(self.input)
+        form.appendChild(
+            el("button", {"id": "chat-send", "type": "submit", "class": "button"}, "Send")
+        )
+        body.appendChild(form)
+        root.appendChild(body)
+        self.body = body
+
+        self._listen(form, "submit", self._on_submit)
+        self._listen(self.input, "keydown", self._on_key)
+        self._listen(self.retry, "click", lambda _e: self.connection.retry_connection())
+        self._listen(self.toggle, "click", self._on_toggle)
+        self._listen(self.close, "click", lambda _e: self.on_close())
+        self._listen(self.log, "click", self._on_log_click)
+        return root
+
+    def _listen(self, target: Any, name: str, handler: Callable[[Any], None]) -> None:
+        proxy = create_proxy(handler)
+        Stats.live_proxies += 1
+        target.addEventListener(name, proxy)
+        self.proxies.append((target, name, proxy))
+
+    # ------------------------------------------------------------ events
+
+    def _on_submit(self, event: Any) -> None:
+        event.preventDefault()
+        text = str(self.input.value)
+        if not text.strip() or self.connection is None:
+            return
+        accepted = self.connection.send_message(text)
+        if accepted is Accepted.OK:
+            self.input.value = ""
+            self.notice.textContent = ""
+        else:
+            self.notice.textContent = REFUSALS.get(accepted, "")
+
+    def _on_key(self, event: Any) -> None:
+        if event.key == "Enter" and not event.shiftKey and not event.isComposing:
+            event.preventDefault()
+            self.root.querySelector("#chat-form").requestSubmit()
+
+    def _on_toggle(self, _event: Any) -> None:
+        expanded = self.toggle.getAttribute("aria-expanded") == "true"
+        self.body.hidden = expanded
+        self.toggle.setAttribute("aria-expanded", "false" if expanded else "true")
+        self.toggle.textContent = "Show" if expanded else "Hide"
+        self.root.dataset.collapsed = "true" if expanded else "false"
+
+    def _on_log_click(self, event: Any) -> None:
+        target = event.target
+        if target.classList.contains("chat-message-retry") and self.connection is not None:
+            self.connection.retry_message(str(target.dataset.id))
+
+    def on_change(self, change: Change) -> None:
+        if self.root is None:
+            return
+        if change.connection:
+            self.render_connection()
+        if change.all_messages:
+            self.render_all()
+        for message_id in change.messages:
+            message = self.connection.conversation.find(message_id) if self.connection else None
+            if message is not None:
+                self.render_message(message)
+
+    # ------------------------------------------------------------ rendering
+
+    def render_connection(self) -> None:
+        if self.connection is None:
+            return
+        indicator = describe(self.connection.conn, time.time())
+        self.root.dataset.connection = indicator.connection
+        self.root.dataset.degraded = "true" if indicator.degraded else "false"
+        self.status.textContent = indicator.text
+        self.retry.hidden = not indicator.retry
+        if self.ticker is not None:
+            self.ticker.cancel()
+            self.ticker = None
+        if self.connection.conn.retry_at is not None:  # keep the countdown moving
+            self.ticker = asyncio.get_event_loop().call_later(1.0, self._tick)
+
+    def _tick(self) -> None:
+        self.ticker = None
+        self.render_connection()
+
+    def render_all(self) -> None:
+        if self.connection is None:
+            return
+        wanted = [m.id for m in self.connection.conversation.messages]
+        for message_id in list(self.items):
+            if message_id not in wanted:
+                self.items.pop(message_id).remove()
+        for message in self.connection.conversation.messages:
+            self.render_message(message)
+        for message_id in wanted:  # put nodes in conversation order
+            self.log.appendChild(self.items[message_id])
+
+    def render_message(self, message: Message) -> None:
+        near_bottom = self.log.scrollHeight - self.log.scrollTop - self.log.clientHeight < 40
+        node = self.items.get(message.id)
+        if node is None:
+            node = el("li", {"class": "chat-message", "data-id": message.id})
+            node.appendChild(el("span", {"class": "chat-who"}, WHO.get(message.role, "")))
+            node.appendChild(el("p", {"class": "chat-text"}))
+            node.appendChild(el("span", {"class": "chat-state"}))
+            self.items[message.id] = node
+            self.log.appendChild(node)
+        node.dataset.role = message.role
+        node.dataset.status = message.status
+        node.querySelector(".chat-text").textContent = message.text
+        state = node.querySelector(".chat-state")
+        state.textContent = message.error or STATUS_WORDS.get(message.status, "")
+        retry = node.querySelector(".chat-message-retry")
+        if message.status == "failed" and message.role == "user":
+            if not present(retry):
+                node.appendChild(
+                    el(
+                        "button",
+                        {
+                            "type": "button",
+                            "class": "chat-message-retry button small secondary",
+                            "data-id": message.id,
+                        },
+                        "Retry",
+                    )
+                )
+        elif present(retry):
+            retry.remove()
+        if near_bottom:
+            self.log.scrollTop = self.log.scrollHeight
+
+
+def mount(
+    parent: Any, registry: ConnectionRegistry, user: str, on_close: Callable[[], None]
+) -> ChatPanel:
+    """Build the panel under ``parent`` and lease the session's socket."""
+    panel = ChatPanel(registry, user, on_close)
+    panel.mount(parent)
+    return panel

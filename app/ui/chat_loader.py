@@ -1,0 +1,21 @@
+"""Which files make up the lazily loaded chat, and the order to write them.
+
+Kept out of pyscript.toml's start-up list: the page fetches these (in parallel) only once the
+auth snapshot is authenticated, writes them to the interpreter's file system, invalidates the
+import caches and imports :data:`ENTRY`.
+"""
+
+from __future__ import annotations
+
+CHAT_FILES: tuple[str, ...] = (
+    "app/net/close_codes.py",
+    "app/net/connection.py",
+    "app/net/registry.py",
+    "app/chat/__init__.py",
+    "app/chat/protocol.py",
+    "app/chat/conversation.py",
+    "app/chat/status.py",
+    "app/chat/transport.py",
+    "app/chat/panel.py",
+)
+ENTRY = "app.chat.panel"
