@@ -153,14 +153,17 @@ async def _handle(request: web.Request, conn: Connection, frame: ChatText | Ping
     stored = app[HISTORY].add(conn.user_id, frame.id, "user", frame.text)
     await conn.send(dumps({"type": "ack", "id": frame.id, "duplicate": stored is None}))
     if stored is not None:
-        task = asyncio.create_task(_answer(app, conn, session.expires_at))
+        task = asyncio.create_task(_answer(app, conn, session.expires_at, frame.id))
         app[TASKS].add(task)
         task.add_done_callback(app[TASKS].discard)
 
 
-async def _answer(app: web.Application, origin: Connection, expires_at: float) -> None:
-    """Run the agent and stream its events to the tab's current socket (which may be a newer
-    one than the socket that asked, after a reconnect).  The reply is stored when complete."""
+async def _answer(
+    app: web.Application, origin: Connection, expires_at: float, message_id: str
+) -> None:
+    """Run the agent on the conversation up to ``message_id`` and stream its events to the
+    tab's current socket (which may be a newer one than the socket that asked, after a
+    reconnect).  The reply is stored when complete."""
     lock = app[LOCKS].setdefault(origin.user_id, asyncio.Lock())
     async with lock:
         settings = app[SETTINGS]
@@ -178,7 +181,11 @@ async def _answer(app: web.Application, origin: Connection, expires_at: float) -
         )
         texts: dict[str, list[str]] = {}
         try:
-            async for event in app[AGENT].run(history.recent(origin.user_id, 20), context):
+            conversation = history.recent(origin.user_id, 20)
+            cut = next((i for i, m in enumerate(conversation) if m.id == message_id), None)
+            if cut is not None:  # answer this message, even if other replies landed since
+                conversation = conversation[: cut + 1]
+            async for event in app[AGENT].run(conversation, context):
                 frame = event_frame(event)
                 if frame["type"] == "TEXT_MESSAGE_START":
                     texts[frame["messageId"]] = []

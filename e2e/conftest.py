@@ -20,22 +20,51 @@ from tests.support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, ServerProcess, add_
 READY = 'body[data-ready="true"]'
 BOOT_TIMEOUT_MS = 30_000
 
-# Records every value <body data-auth> takes, and the moment each WebSocket is constructed.
+# Records every value <body data-auth> takes (and when), every chat connection state, and
+# every WebSocket the page constructs, with the data-auth value at that moment.
 RECORDER = """
 (() => {
   window.__authLog = [];
+  window.__authTimes = {};
+  window.__connectionLog = [];
+  window.__sockets = [];
   const note = () => {
     const value = document.body && document.body.dataset.auth;
     if (value && window.__authLog[window.__authLog.length - 1] !== value) {
       window.__authLog.push(value);
+      if (!(value in window.__authTimes)) window.__authTimes[value] = performance.now();
+    }
+    const panel = document.getElementById("chat-panel");
+    const state = panel && panel.dataset.connection;
+    const log = window.__connectionLog;
+    if (state && (log.length === 0 || log[log.length - 1].state !== state)) {
+      log.push({state, at: performance.now()});
     }
   };
   new MutationObserver(note).observe(document, {
-    subtree: true, childList: true, attributes: true, attributeFilter: ["data-auth"],
+    subtree: true, childList: true, attributes: true,
+    attributeFilter: ["data-auth", "data-connection"],
   });
   document.addEventListener("DOMContentLoaded", note);
+
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(url, protocols) {
+      super(url, protocols);
+      const entry = {
+        url: String(url), auth: document.body ? document.body.dataset.auth : null,
+        at: performance.now(), opened: false, closeCode: null,
+      };
+      window.__sockets.push(entry);
+      this.addEventListener("open", () => { entry.opened = true; });
+      this.addEventListener("close", (event) => { entry.closeCode = event.code; });
+    }
+  };
 })();
 """
+
+# Totals across the whole e2e run, reported at the end (sockets per sign-in).
+TOTALS = {"sign_ins": 0, "sockets": 0}
 
 
 @dataclass
@@ -44,6 +73,7 @@ class PageWatch:
     allowed: list[re.Pattern[str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    websockets: int = 0
 
     def allow(self, pattern: str) -> None:
         self.allowed.append(re.compile(pattern))
@@ -55,6 +85,9 @@ class PageWatch:
     def page_error(self, error) -> None:
         if not any(p.search(str(error)) for p in self.allowed):
             self.errors.append(f"pageerror: {error}")
+
+    def websocket(self, _socket) -> None:
+        self.websockets += 1
 
     def request(self, request) -> None:
         self.requests.append(request.url)
@@ -89,8 +122,10 @@ def server_dir(tmp_path_factory) -> Path:
 def live_server(server_dir) -> Iterator[ServerProcess]:
     """One server.py for the tests that do not stop it."""
     db = server_dir / "e2e.db"
+    # One account per test that signs in, so one test's throttling never touches another's.
     for name in ("ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal"):
         add_user(db, name, PASSWORD)
+        add_user(db, f"chat-{name}", PASSWORD)
     server = ServerProcess(db, "--login-attempts-per-address", "1000").start()
     yield server
     server.stop()
@@ -110,12 +145,14 @@ class Pages:
         page.on("console", watch.console)
         page.on("pageerror", watch.page_error)
         page.on("request", watch.request)
+        page.on("websocket", watch.websocket)
         self.watches.append((page, watch))
         return page, watch
 
     def check(self) -> None:
         problems = []
         for page, watch in self.watches:
+            TOTALS["sockets"] += watch.websockets
             if not page.is_closed() and page.locator(".py-error").count():
                 problems.append(f"py-error: {page.locator('.py-error').first.inner_text()}")
             problems += watch.errors
@@ -150,6 +187,22 @@ def settled(page: Page, auth: str, timeout: float = 10_000) -> None:
 
 def sign_in(page: Page, name: str, password: str = PASSWORD) -> None:
     settled(page, "anonymous")
+    TOTALS["sign_ins"] += 1
     page.fill("#username", name)
     page.fill("#password", password)
     page.click("#login-form button[type=submit]")
+
+
+def chat_open(page: Page, timeout: float = 15_000) -> None:
+    page.wait_for_selector('#chat-panel[data-connection="open"]', timeout=timeout)
+
+
+def sockets(page: Page) -> list[dict]:
+    return page.evaluate("window.__sockets")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TOTALS["sign_ins"]:
+        terminalreporter.write_line(
+            f"e2e: {TOTALS['sockets']} WebSockets constructed across {TOTALS['sign_ins']} sign-ins"
+        )

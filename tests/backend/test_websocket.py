@@ -276,3 +276,16 @@ async def test_a_dead_peer_is_dropped(server):
 @pytest.fixture
 def settings_overrides(request):
     return getattr(request, "param", {})
+
+
+async def test_each_message_gets_its_own_answer_even_when_sent_back_to_back(server):
+    token = await token_for(server)
+    async with open_socket(server, token) as ws:
+        await frames_until(ws, "history")
+        await ws.send(json.dumps({"type": "message", "id": "b1", "text": "first"}))
+        await ws.send(json.dumps({"type": "message", "id": "b2", "text": "second"}))
+        frames = await frames_until(ws, "RUN_FINISHED")
+        frames += await frames_until(ws, "RUN_FINISHED")
+    replies = "".join(f["delta"] for f in frames if f["type"] == "TEXT_MESSAGE_CONTENT")
+    assert "> first" in replies and "> second" in replies
+    assert not [f for f in frames if f["type"] == "RUN_ERROR"]
