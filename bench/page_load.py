@@ -1,12 +1,14 @@
-"""Page start-up against its floor, in headless Chromium on loopback.
+"""Page start-up against its floor, and sign-in to an open chat, in headless Chromium.
 
     .venv/bin/python bench/page_load.py [--runs 5]
 
 Floor: a bare page that loads the same self-hosted Pyodide and runs ``1+1``.  App: the real
-``index.html`` up to a settled anonymous page (``body[data-auth="anonymous"]``) and, with a
-valid session, up to a restored signed-in page.  Every run is a cold browser context (empty
-cache), the variants alternate, and the table shows medians.  Times are from navigation start
-(``performance.now()`` in the page), so browser launch and process start are not counted.
+``index.html`` up to a settled anonymous page (``body[data-auth="anonymous"]``); with a valid
+session, up to a restored signed-in page and then to an open chat socket
+(``#chat-panel[data-connection="open"]``, including the lazy download and import of the
+chat).  Every run is a cold browser context (empty cache), the variants alternate, and the
+table shows medians.  Times are from navigation start (``performance.now()`` in the page),
+so browser launch and process start are not counted.
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ MARK = """
   const note = () => {
     const v = document.body && document.body.dataset.auth;
     if (v && !(v in window.__marks)) window.__marks[v] = performance.now();
+    const panel = document.getElementById("chat-panel");
+    const c = panel && "chat:" + panel.dataset.connection;
+    if (c && !(c in window.__marks)) window.__marks[c] = performance.now();
   };
   new MutationObserver(note).observe(document, {subtree: true, childList: true,
-    attributes: true, attributeFilter: ["data-auth"]});
+    attributes: true, attributeFilter: ["data-auth", "data-connection"]});
 })();
 """
 
@@ -89,6 +94,7 @@ def run(runs: int) -> dict[str, list[float]]:
             "app: first paint",
             "app: restored signed-in",
             "validation request",
+            "authenticated -> chat open",
         )
     }
     with sync_playwright() as p:
@@ -130,6 +136,10 @@ def run(runs: int) -> dict[str, list[float]]:
             page.goto("/")
             page.wait_for_selector('body[data-auth="authenticated"]', timeout=60_000)
             results["app: restored signed-in"].append(page.evaluate("window.__marks.authenticated"))
+            page.wait_for_selector('#chat-panel[data-connection="open"]', timeout=60_000)
+            results["authenticated -> chat open"].append(
+                page.evaluate("window.__marks['chat:open'] - window.__marks.authenticated")
+            )
             results["validation request"].append(
                 page.evaluate(
                     "performance.getEntriesByType('resource')"
