@@ -30,7 +30,7 @@ lint: setup-test
 bench-page: setup-test
 	$(PY) bench/page_load.py
 
-setup: $(VENV)/.runtime-installed vendor/.prepared
+setup: $(VENV)/.runtime-installed vendor/.prepared wheels/.prepared
 
 setup-test: setup $(VENV)/.test-installed chromium
 
@@ -52,6 +52,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 vendor/.prepared: node_modules/.package-lock.json backend/runtime.py $(VENV)/.runtime-installed
 	$(PY) -m backend.runtime
 
+# The browser's own package index: exact, hash-checked pure-Python wheels (browser-wheels.txt).
+wheels/.prepared: browser-wheels.txt | $(VENV)/bin/python
+	rm -rf wheels && mkdir -p wheels
+	$(VENV)/bin/pip download -q --no-deps --only-binary=:all: --implementation py --abi none \
+	  --platform any --python-version 3.14 --require-hashes -r browser-wheels.txt -d wheels
+	touch $@
+
 # Playwright drives Debian's Chromium (it cannot download its own browser here).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -59,4 +66,4 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 clean:
-	rm -rf $(VENV) node_modules vendor dist .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules vendor wheels dist .pytest_cache .ruff_cache

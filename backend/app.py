@@ -13,7 +13,7 @@ import sqlite3
 
 from aiohttp import web
 
-from backend import auth, static, websocket
+from backend import auth, static, websocket, wheels
 from backend.agent import Agent, GuideAgent
 from backend.config import Settings
 from backend.db import connect
@@ -68,6 +68,7 @@ def create_app(
     auth.add_routes(app)
     websocket.setup(app, settings, agent or GuideAgent())
     static.add_routes(app, settings.root)
+    wheels.add_routes(app, settings.root / "wheels")
     return app
 
 

@@ -36,9 +36,12 @@ MARK = """
     const panel = document.getElementById("chat-panel");
     const c = panel && "chat:" + panel.dataset.connection;
     if (c && !(c in window.__marks)) window.__marks[c] = performance.now();
+    if (panel && panel.dataset.markdown === "ready" && !("md" in window.__marks)) {
+      window.__marks.md = performance.now();
+    }
   };
   new MutationObserver(note).observe(document, {subtree: true, childList: true,
-    attributes: true, attributeFilter: ["data-auth", "data-connection"]});
+    attributes: true, attributeFilter: ["data-auth", "data-connection", "data-markdown"]});
 })();
 """
 
@@ -95,6 +98,11 @@ def run(runs: int) -> dict[str, list[float]]:
             "app: restored signed-in",
             "validation request",
             "authenticated -> chat open",
+            "markdown: authenticated -> chat open",
+            "plain: authenticated -> chat open",
+            "markdown: authenticated -> ready",
+            "markdown: KiB after sign-in",
+            "plain: KiB after sign-in",
         )
     }
     with sync_playwright() as p:
@@ -147,6 +155,33 @@ def run(runs: int) -> dict[str, list[float]]:
                 )
             )
             context.close()
+
+            # Markdown support against the plain-text build (its wheels blocked), same run.
+            for variant in ("markdown", "plain"):
+                context = browser.new_context(base_url=url, storage_state=signed_in)
+                context.add_init_script(MARK)
+                page = context.new_page()
+                if variant == "plain":
+                    page.route("**/wheels/**", lambda route: route.abort("failed"))
+                page.goto("/")
+                page.wait_for_selector('#chat-panel[data-connection="open"]', timeout=60_000)
+                results[f"{variant}: authenticated -> chat open"].append(
+                    page.evaluate("window.__marks['chat:open'] - window.__marks.authenticated")
+                )
+                settled = "ready" if variant == "markdown" else "unavailable"
+                page.wait_for_selector(f'#chat-panel[data-markdown="{settled}"]', timeout=60_000)
+                if variant == "markdown":
+                    results["markdown: authenticated -> ready"].append(
+                        page.evaluate("window.__marks.md - window.__marks.authenticated")
+                    )
+                results[f"{variant}: KiB after sign-in"].append(
+                    page.evaluate(
+                        "performance.getEntriesByType('resource')"
+                        ".filter(e => e.startTime >= window.__marks.authenticated)"
+                        ".reduce((sum, e) => sum + e.transferSize, 0) / 1024"
+                    )
+                )
+                context.close()
         browser.close()
     return results
 
@@ -158,8 +193,8 @@ def main() -> None:
     results = run(args.runs)
     floor = statistics.median(results["floor: bare Pyodide + 1+1"])
     print(f"\nPage start-up, cold context, median of {args.runs} (ms from navigation start)\n")
-    print(f"| {'measure':<28} | {'median':>8} | {'min':>8} | {'max':>8} | {'vs floor':>8} |")
-    print(f"|{'-' * 30}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
+    print(f"| {'measure':<38} | {'median':>8} | {'min':>8} | {'max':>8} | {'vs floor':>8} |")
+    print(f"|{'-' * 40}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
     for name, values in results.items():
         median = statistics.median(values)
         ratio = (
@@ -168,7 +203,7 @@ def main() -> None:
             else ""
         )
         print(
-            f"| {name:<28} | {median:8.0f} | {min(values):8.0f} | {max(values):8.0f} | {ratio:>8} |"
+            f"| {name:<38} | {median:8.0f} | {min(values):8.0f} | {max(values):8.0f} | {ratio:>8} |"
         )
 
 

@@ -126,6 +126,7 @@ def live_server(server_dir) -> Iterator[ServerProcess]:
     for name in ("ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal"):
         add_user(db, name, PASSWORD)
         add_user(db, f"chat-{name}", PASSWORD)
+        add_user(db, f"md-{name}", PASSWORD)
     server = ServerProcess(db, "--login-attempts-per-address", "1000").start()
     yield server
     server.stop()

@@ -15,7 +15,9 @@ from typing import Any
 import js
 from pyodide.ffi import create_proxy
 
+from app.chat import markdown_loader
 from app.chat.conversation import Accepted, Message
+from app.chat.markdown import ALLOWED, Element, Node, render
 from app.chat.status import describe
 from app.chat.transport import Change, ChatConnection, Stats
 from app.net.registry import ConnectionRegistry, Lease
@@ -33,6 +35,26 @@ REFUSALS = {
     Accepted.QUEUE_FULL: "Too many messages are waiting to be sent. Wait for the connection "
     "to come back, then send the rest.",
 }
+
+
+STREAM_RENDER_EVERY = 0.05  # seconds: Markdown re-renders of a streaming message coalesce
+
+
+def build_dom(nodes: list[Node] | tuple[Node, ...]) -> Any:
+    """DOM from the renderer's tree: elements one by one, text as text nodes; tags and
+    attributes checked against the allowlist once more on the way in."""
+    fragment = js.document.createDocumentFragment()
+    for node in nodes:
+        if isinstance(node, str):
+            fragment.appendChild(js.document.createTextNode(node))
+        elif isinstance(node, Element) and node.tag in ALLOWED:
+            element = js.document.createElement(node.tag)
+            for name, value in node.attrs:
+                if name in ALLOWED[node.tag]:
+                    element.setAttribute(name, value)
+            element.appendChild(build_dom(node.children))
+            fragment.appendChild(element)
+    return fragment
 
 
 def present(value: Any) -> bool:
@@ -63,6 +85,9 @@ class ChatPanel:
         self.proxies: list[tuple[Any, str, Any]] = []
         self.unsubscribe: Callable[[], None] | None = None
         self.ticker: asyncio.TimerHandle | None = None
+        self.markdown = False  # True once the library is installed in this page
+        self.rendered: dict[str, str] = {}  # message id -> text last rendered as Markdown
+        self.stream_renders: dict[str, asyncio.TimerHandle] = {}
 
     # ------------------------------------------------------------ mount / unmount
 
@@ -74,6 +99,20 @@ class ChatPanel:
         self.unsubscribe = self.connection.subscribe(self.on_change)
         self.render_all()
         self.render_connection()
+        # In parallel with connecting, never before sign-in and never blocking the panel.
+        self.root.dataset.markdown = "loading"
+        markdown_loader.ensure_installed().add_done_callback(self._markdown_ready)
+
+    def _markdown_ready(self, future: Any) -> None:
+        if self.root is None:
+            return
+        if future.cancelled() or future.exception() or not future.result():
+            self.root.dataset.markdown = "unavailable"
+            return
+        self.markdown = True
+        self.root.dataset.markdown = "ready"
+        self.render_all()  # upgrade what is already on screen, in place
+        self.log.scrollTop = self.log.scrollHeight
 
     def unmount(self) -> None:
         if self.unsubscribe is not None:
@@ -83,6 +122,9 @@ class ChatPanel:
         if self.ticker is not None:
             self.ticker.cancel()
             self.ticker = None
+        for handle in self.stream_renders.values():
+            handle.cancel()
+        self.stream_renders.clear()
         for target, name, proxy in self.proxies:
             target.removeEventListener(name, proxy)
             proxy.destroy()
@@ -217,6 +259,18 @@ class ChatPanel:
         target = event.target
         if target.classList.contains("chat-message-retry") and self.connection is not None:
             self.connection.retry_message(str(target.dataset.id))
+        elif target.classList.contains("md-copy"):
+            code = target.closest(".md-code").querySelector("code").textContent
+            task = asyncio.ensure_future(self._copy(target, str(code)))
+            self.copying = task  # keep a reference until it is done
+
+    @staticmethod
+    async def _copy(button: Any, text: str) -> None:
+        try:
+            await js.navigator.clipboard.writeText(text)
+            button.textContent = "Copied"
+        except Exception:  # no clipboard permission: say so on the button
+            button.textContent = "Copy failed"
 
     def on_change(self, change: Change) -> None:
         if self.root is None:
@@ -274,7 +328,7 @@ class ChatPanel:
             self.log.appendChild(node)
         node.dataset.role = message.role
         node.dataset.status = message.status
-        node.querySelector(".chat-text").textContent = message.text
+        self._render_text(node.querySelector(".chat-text"), message)
         state = node.querySelector(".chat-state")
         state.textContent = message.error or STATUS_WORDS.get(message.status, "")
         retry = node.querySelector(".chat-message-retry")
@@ -295,6 +349,34 @@ class ChatPanel:
             retry.remove()
         if near_bottom:
             self.log.scrollTop = self.log.scrollHeight
+
+    def _render_text(self, target: Any, message: Message) -> None:
+        """Plain text for the user (always) and until Markdown is ready; then Markdown,
+        re-rendered for this message only, at most every STREAM_RENDER_EVERY while it streams."""
+        if not (self.markdown and message.role == "assistant"):
+            target.textContent = message.text
+            return
+        if self.rendered.get(message.id) == message.text:
+            return
+        if message.status == "streaming":
+            if message.id not in self.stream_renders:
+                self.stream_renders[message.id] = asyncio.get_event_loop().call_later(
+                    STREAM_RENDER_EVERY, self._render_later, message.id
+                )
+            return
+        self._render_markdown(target, message)
+
+    def _render_later(self, message_id: str) -> None:
+        self.stream_renders.pop(message_id, None)
+        message = self.connection.conversation.find(message_id) if self.connection else None
+        node = self.items.get(message_id)
+        if message is not None and node is not None:
+            self._render_markdown(node.querySelector(".chat-text"), message)
+
+    def _render_markdown(self, target: Any, message: Message) -> None:
+        target.classList.add("md")
+        target.replaceChildren(build_dom(render(message.text)))
+        self.rendered[message.id] = message.text
 
 
 def mount(

@@ -15,6 +15,8 @@ CHAT_FILES: tuple[str, ...] = (
     "app/chat/protocol.py",
     "app/chat/conversation.py",
     "app/chat/status.py",
+    "app/chat/markdown.py",
+    "app/chat/markdown_loader.py",
     "app/chat/transport.py",
     "app/chat/panel.py",
 )

@@ -14,7 +14,13 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
 BROWSER_MODULES = {"js", "pyodide", "pyscript"}
 # The imperative shell: the start-up half and the lazily loaded chat half.
-SHELL = {"app/main.py", "app/browser/shell.py", "app/chat/transport.py", "app/chat/panel.py"}
+SHELL = {
+    "app/main.py",
+    "app/browser/shell.py",
+    "app/chat/transport.py",
+    "app/chat/panel.py",
+    "app/chat/markdown_loader.py",
+}
 ALL_FILES = sorted(str(p.relative_to(ROOT)) for p in APP.rglob("*.py"))
 CORE_FILES = [f for f in ALL_FILES if f not in SHELL]
 
@@ -56,3 +62,17 @@ def test_chat_files_exist_and_cover_the_chat_package():
 def test_only_the_transport_constructs_a_websocket():
     users = [f for f in ALL_FILES if "WebSocket.new" in (ROOT / f).read_text()]
     assert users == ["app/chat/transport.py"]
+
+
+def test_micropip_is_loaded_by_the_exact_pinned_wheel():
+    source = (ROOT / "app/chat/markdown_loader.py").read_text()
+    constants = {
+        node.targets[0].id: node.value.value
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+    }
+    MICROPIP_WHEEL, REQUIREMENT = constants["MICROPIP_WHEEL"], constants["REQUIREMENT"]
+    pins = (ROOT / "browser-wheels.txt").read_text()
+    name, version = MICROPIP_WHEEL.split("-")[:2]
+    assert f"{name}=={version} --hash=sha256:" in pins
+    assert f"{REQUIREMENT} --hash=sha256:" in pins
