@@ -114,3 +114,17 @@ class GuideAgent:
 def _chunks(text: str, words: int) -> list[str]:
     pieces = re.findall(r"\S+\s*|\s+", text)
     return ["".join(pieces[i : i + words]) for i in range(0, len(pieces), words)] or [text]
+
+
+class SilentAgent:
+    """Answers nothing (a run that starts and finishes): for load tests that measure the socket
+    and storage path without the cost of a reply, and for deployments that only relay."""
+
+    async def run(
+        self, conversation: Sequence[ChatMessage], context: AgentContext
+    ) -> AsyncIterator[BaseEvent]:
+        yield RunStartedEvent(thread_id=context.thread_id, run_id=context.run_id)
+        yield RunFinishedEvent(thread_id=context.thread_id, run_id=context.run_id)
+
+
+AGENTS = {"guide": GuideAgent, "silent": SilentAgent}

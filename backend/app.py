@@ -16,7 +16,7 @@ from aiohttp import web
 from backend import auth, static, websocket, wheels
 from backend.agent import Agent, GuideAgent
 from backend.config import Settings
-from backend.db import connect
+from backend.db import Checkpointer, connect
 from backend.keys import DB, SETTINGS
 from backend.middleware import add_security_headers, log_and_map_errors, origin_guard
 from backend.passwords import PasswordChecker
@@ -45,6 +45,13 @@ async def _purge_expired_sessions(app: web.Application):
         await task
 
 
+async def _checkpoints(app: web.Application):
+    checkpointer = Checkpointer(app[SETTINGS].db_path, app[DB])
+    checkpointer.start()
+    yield
+    await asyncio.to_thread(checkpointer.stop)
+
+
 def create_app(
     settings: Settings, db: sqlite3.Connection | None = None, agent: Agent | None = None
 ) -> web.Application:
@@ -63,6 +70,7 @@ def create_app(
     app[auth.SECURE] = settings.secure_cookies
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_purge_expired_sessions)
+    app.cleanup_ctx.append(_checkpoints)
     app.on_cleanup.append(_close_db)
     app.router.add_get("/api/health", health)
     auth.add_routes(app)

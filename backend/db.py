@@ -9,6 +9,7 @@ are the only code that issues SQL.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 SCHEMA = """
@@ -39,3 +40,44 @@ def connect(path: Path | str) -> sqlite3.Connection:
     connection.execute("PRAGMA busy_timeout=5000")
     connection.executescript(SCHEMA)
     return connection
+
+
+class Checkpointer:
+    """Moves WAL checkpoints off the event loop.
+
+    SQLite checkpoints automatically on the commit that fills the WAL, on the committing
+    thread, with an fsync: a stall of tens to hundreds of milliseconds for every socket the
+    loop serves (measured by bench/server_load.py as p99 spikes).  The serving connection turns
+    that off (``wal_autocheckpoint=0``) and this thread checkpoints every ``every`` seconds
+    with its own connection; a PASSIVE checkpoint never blocks the writer.
+    """
+
+    def __init__(self, path: Path | str, serving: sqlite3.Connection, every: float = 1.0) -> None:
+        self.path = str(path)
+        self.every = every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if self.path != ":memory:":
+            serving.execute("PRAGMA wal_autocheckpoint=0")
+
+    def start(self) -> None:
+        if self.path == ":memory:" or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self.path, isolation_level=None)
+        connection.execute("PRAGMA busy_timeout=5000")
+        try:
+            while not self._stop.wait(self.every):
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None

@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at REAL NOT NULL,
     UNIQUE (user_id, id)
 );
+-- recent() reads the newest rows of one user: without this it sorts all of them.
+CREATE INDEX IF NOT EXISTS messages_by_user ON messages (user_id, seq);
 """
 
 

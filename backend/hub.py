@@ -25,7 +25,7 @@ MAX_PER_SESSION = 5
 SWEEP_EVERY = 0.5
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Connection:
     ws: web.WebSocketResponse
     session_hash: bytes
@@ -34,6 +34,8 @@ class Connection:
     tab: str
     connected_at: float
     deadline: float  # when the session expires unless it slides (idle) first
+    expires_at: float = 0.0  # the session's absolute expiry
+    last_touch: float = 0.0  # when this socket last slid the session (coalesced writes)
     closing: bool = field(default=False)
 
     async def send(self, frame: str) -> bool:

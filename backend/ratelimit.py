@@ -12,6 +12,8 @@ from collections.abc import Callable
 class TokenBucket:
     """``rate`` tokens a second up to ``burst``; each frame takes one."""
 
+    __slots__ = ("_clock", "_stamp", "_tokens", "burst", "rate")
+
     def __init__(self, rate: float, burst: int, clock: Callable[[], float]) -> None:
         self.rate = rate
         self.burst = burst
@@ -30,16 +32,23 @@ class TokenBucket:
 
 
 class WindowCounter:
-    """Counts events in the last ``window`` seconds; ``add`` says whether ``limit`` is passed."""
+    """Counts events in the last ``window`` seconds; ``add`` says whether ``limit`` is passed.
+
+    The deque is made on first use: most connections never send an invalid frame, and an
+    empty deque costs ~600 bytes on every one of thousands of idle sockets."""
+
+    __slots__ = ("_clock", "_times", "limit", "window")
 
     def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
         self.limit = limit
         self.window = window
         self._clock = clock
-        self._times: deque[float] = deque()
+        self._times: deque[float] | None = None
 
     def add(self) -> bool:
         now = self._clock()
+        if self._times is None:
+            self._times = deque()
         self._times.append(now)
         while self._times and self._times[0] <= now - self.window:
             self._times.popleft()

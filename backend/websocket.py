@@ -30,6 +30,7 @@ from backend.hub import Connection, Hub
 from backend.keys import DB, HUB, SETTINGS
 from backend.protocol import ID_PATTERN, ChatText, Ping, ProtocolError, dumps, parse_client_frame
 from backend.ratelimit import TokenBucket, WindowCounter
+from backend.sessions import TOUCH_EVERY
 
 log = logging.getLogger("pychat.ws")
 
@@ -45,6 +46,8 @@ LOCKS = web.AppKey("agent_locks", dict)
 
 class Limits:
     """Per-connection abuse limits (numbers from the issue: 100/min with a burst of 20)."""
+
+    __slots__ = ("bucket", "invalid", "rate_strikes")
 
     def __init__(self, settings) -> None:
         clock = settings.clock
@@ -79,14 +82,17 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     tab = request.query.get("tab", "")
     if not ID_PATTERN.fullmatch(tab):
         tab = uuid.uuid4().hex
+    now = settings.clock()
     conn = Connection(
         ws,
         session.token_hash,
         session.user_id,
         session.user_name,
         tab,
-        connected_at=settings.clock(),
+        connected_at=now,
         deadline=session.idle_expires_at,
+        expires_at=session.expires_at,
+        last_touch=now,
     )
     hub = app[HUB]
     outcome = hub.register(conn)
@@ -106,8 +112,9 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
                 }
             )
         )
-        history = app[HISTORY].recent(session.user_id, HISTORY_LIMIT)
-        await conn.send(dumps({"type": "history", "messages": [m.wire() for m in history]}))
+        history = [m.wire() for m in app[HISTORY].recent(session.user_id, HISTORY_LIMIT)]
+        await conn.send(dumps({"type": "history", "messages": history}))
+        del history, session  # nothing of the greeting stays alive with an idle socket
         await _receive(request, conn, Limits(settings))
     finally:
         hub.unregister(conn)
@@ -145,15 +152,18 @@ async def _handle(request: web.Request, conn: Connection, frame: ChatText | Ping
     if isinstance(frame, Ping):
         await conn.send(dumps({"type": "pong", "id": frame.id}))
         return
-    session = app[auth.SESSIONS].validate_hash(conn.session_hash)  # a message is activity
-    if session is None:
-        await app[HUB].close_session(conn.session_hash, 4401, "session expired")
-        return
-    app[HUB].touch(conn.session_hash, session.idle_expires_at)
+    now = app[SETTINGS].clock()
+    if now - conn.last_touch >= TOUCH_EVERY:  # a message is activity: slide the session
+        session = app[auth.SESSIONS].validate_hash(conn.session_hash)
+        if session is None:
+            await app[HUB].close_session(conn.session_hash, 4401, "session expired")
+            return
+        conn.last_touch, conn.expires_at = now, session.expires_at
+        app[HUB].touch(conn.session_hash, session.idle_expires_at)
     stored = app[HISTORY].add(conn.user_id, frame.id, "user", frame.text)
     await conn.send(dumps({"type": "ack", "id": frame.id, "duplicate": stored is None}))
     if stored is not None:
-        task = asyncio.create_task(_answer(app, conn, session.expires_at, frame.id))
+        task = asyncio.create_task(_answer(app, conn, conn.expires_at, frame.id))
         app[TASKS].add(task)
         task.add_done_callback(app[TASKS].discard)
 

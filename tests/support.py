@@ -42,8 +42,9 @@ def add_user(db: Path, name: str, password: str) -> None:
 class ServerProcess:
     """``python server.py`` on a free loopback port; ``url`` once it answers /api/health."""
 
-    def __init__(self, db: Path, *extra: str, port: int = 0) -> None:
+    def __init__(self, db: Path, *extra: str, port: int = 0, wrapper: tuple[str, ...] = ()) -> None:
         self.db = db
+        self.wrapper = wrapper  # e.g. ("taskset", "-c", "0") to pin the server to a core
         self.extra = extra
         self.port = port
         self.proc: subprocess.Popen[str] | None = None
@@ -54,6 +55,7 @@ class ServerProcess:
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [
+                *self.wrapper,
                 PYTHON,
                 "-u",
                 "server.py",
