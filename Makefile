@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test setup setup-test chromium unit e2e lint bench-page clean
+.PHONY: run test setup setup-test chromium unit e2e lint bench-page bench-server bench-storm clean
 
 run: setup
 	$(PY) server.py --host $(HOST) --port $(PORT) --db data/pychat.db --demo
@@ -29,6 +29,16 @@ lint: setup-test
 
 bench-page: setup-test
 	$(PY) bench/page_load.py
+
+bench-server: setup-test
+	$(PY) bench/server_load.py
+
+bench-storm: setup-test $(VENV)/.bench-installed
+	$(PY) bench/reconnect_storm.py
+
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.test-installed
+	$(VENV)/bin/pip install -q -e '.[test,bench]'
+	touch $@
 
 setup: $(VENV)/.runtime-installed vendor/.prepared wheels/.prepared
 

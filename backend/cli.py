@@ -73,6 +73,13 @@ def serve_parser() -> argparse.ArgumentParser:
         help="chat frames one socket may send per minute, bursts of 20 (default 100)",
     )
     parser.add_argument(
+        "--max-handshakes-per-second",
+        type=float,
+        default=170.0,
+        metavar="N",
+        help="socket handshakes completed per second before answering 503 (default 170)",
+    )
+    parser.add_argument(
         "--secure-cookies", action="store_true", help="mark cookies Secure (serving over https)"
     )
     parser.add_argument(
@@ -169,6 +176,7 @@ def serve(argv: list[str]) -> int:
         extra_origins=tuple(args.allowed_origin),
         address_attempts=args.login_attempts_per_address,
         ws_rate_per_minute=args.ws_messages_per_minute,
+        ws_handshakes_per_second=args.max_handshakes_per_second,
     )
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Serving PyChat on http://{shown}:{port}/ (database {args.db})", flush=True)

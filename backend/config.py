@@ -38,6 +38,10 @@ class Settings:
     ws_rate_per_minute: float = 100.0
     ws_burst: int = 20
     ws_rate_strikes: int = 10  # rate-limited frames within 10 s before closing with 4429
+    # Admission control: socket handshakes this process completes per second (burst 10).
+    # Beyond it, HTTP 503 before the upgrade; clients back off with jitter, so a reconnect
+    # storm after a restart or crash is spread over seconds instead of landing in one.
+    ws_handshakes_per_second: float = 170.0
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     @property

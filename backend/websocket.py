@@ -2,6 +2,8 @@
 
 Order of checks on a new connection, each with the answer a browser can see:
 
+0. Admission: at most ``ws_handshakes_per_second`` (burst 10), else HTTP 503; the browser
+   sees a failed handshake (1006) and backs off with jitter, which spreads a storm.
 1. ``Origin`` must be in the exact allowlist, else HTTP 403 before the upgrade.
 2. Upgrade (no compression, 64 KiB frames, protocol pings every ``ws_heartbeat`` seconds).
 3. Session from the cookie (or ``Authorization: Bearer``; never the query string), else
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 
 from aiohttp import WSMsgType, web
@@ -42,6 +45,8 @@ AGENT = web.AppKey("agent", Agent)
 ORIGINS = web.AppKey("ws_origins", frozenset)
 TASKS = web.AppKey("agent_tasks", set)
 LOCKS = web.AppKey("agent_locks", dict)
+ADMISSION = web.AppKey("ws_admission", TokenBucket)
+ADMISSION_BURST = 10
 
 
 class Limits:
@@ -58,6 +63,10 @@ class Limits:
 
 async def chat_socket(request: web.Request) -> web.StreamResponse:
     app = request.app
+    if not app[ADMISSION].take():
+        return json_error(
+            503, "busy", "Too many connections at once. Try again shortly.", {"Retry-After": "1"}
+        )
     origin = request.headers.get("Origin")
     if origin is None or origin not in app[ORIGINS]:
         return json_error(
@@ -252,6 +261,7 @@ def setup(app: web.Application, settings, agent: Agent) -> None:
     app[ORIGINS] = settings.allowed_origins
     app[TASKS] = set()
     app[LOCKS] = {}
+    app[ADMISSION] = TokenBucket(settings.ws_handshakes_per_second, ADMISSION_BURST, time.monotonic)
     app.cleanup_ctx.append(app[HUB].run_sweeper)
     app.on_shutdown.append(_shutdown)
     app.router.add_get("/api/ws", chat_socket)

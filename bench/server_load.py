@@ -254,6 +254,9 @@ async def run(sockets: int, seconds: float) -> dict[str, dict[str, float]]:
         "86400",
         "--ws-messages-per-minute",
         "100000",
+        # raw capacity: admission control (170/s by default) is measured by reconnect_storm.py
+        "--max-handshakes-per-second",
+        "100000",
         wrapper=("taskset", "-c", "0"),
     ).start()
     try:
