@@ -74,6 +74,7 @@ def add_routes(app: web.Application, root: Path) -> None:
     single("/", root / "index.html")
     single("/index.html", root / "index.html")
     single("/pyscript.toml", root / "pyscript.toml")
+    single("/pyscript.json", root / "pyscript.json")
     folder("app", root / "app", REVALIDATE, frozenset({".py"}))
     folder("static", root / "static", REVALIDATE, None)
     folder("vendor", root / "vendor", IMMUTABLE, None)

@@ -76,3 +76,13 @@ def test_micropip_is_loaded_by_the_exact_pinned_wheel():
     name, version = MICROPIP_WHEEL.split("-")[:2]
     assert f"{name}=={version} --hash=sha256:" in pins
     assert f"{REQUIREMENT} --hash=sha256:" in pins
+
+
+def test_pyscript_json_is_generated_from_pyscript_toml():
+    """The page loads pyscript.json; pyscript.toml is the source (python -m backend.pyconfig)."""
+    import json
+
+    from backend.pyconfig import render
+
+    assert json.loads((ROOT / "pyscript.json").read_text()) == json.loads(render(ROOT))
+    assert 'config="pyscript.json"' in (ROOT / "index.html").read_text()
