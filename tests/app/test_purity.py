@@ -86,3 +86,10 @@ def test_pyscript_json_is_generated_from_pyscript_toml():
 
     assert json.loads((ROOT / "pyscript.json").read_text()) == json.loads(render(ROOT))
     assert 'config="pyscript.json"' in (ROOT / "index.html").read_text()
+
+
+def test_the_error_plugin_is_never_excluded():
+    """PyScript's error plugin is page-wide: "!error" in any config (even <mpy-config>) turns
+    off every .py-error box, and with it the e2e tests' way of seeing Python errors."""
+    assert '"!error"' not in (ROOT / "index.html").read_text()
+    assert "!error" not in (ROOT / "pyscript.toml").read_text()
