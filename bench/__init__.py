@@ -1,0 +1,1 @@
+"""Benchmarks (see README, Performance); a package so one can reuse another's set-up."""

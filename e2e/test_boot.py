@@ -32,3 +32,21 @@ def test_runtime_that_fails_to_load_shows_a_reload_button(pages):
     page.unroute("**/pyodide.asm.wasm")
     page.click("#boot-reload")
     page.wait_for_selector('body[data-ready="true"]', timeout=BOOT_TIMEOUT_MS)
+
+
+def test_a_python_error_is_reported_on_the_page(pages):
+    """The e2e fixtures depend on PyScript's .py-error box: prove it still appears."""
+    page, watch = pages.new()
+    watch.allow(r".")  # this test wants the error
+    page.route(
+        "**/app/main.py",
+        lambda route: route.fulfill(
+            status=200, content_type="text/x-python", body="raise RuntimeError('boom 42')\n"
+        ),
+    )
+    page.goto("/")
+    page.wait_for_selector(".py-error", timeout=BOOT_TIMEOUT_MS)
+    assert "boom 42" in page.locator(".py-error").first.inner_text()
+    page.wait_for_selector('body[data-ready="failed"]')
+    assert page.locator("#boot-failed").is_visible()
+    page.close()  # its .py-error is expected; keep it out of the fixture's check

@@ -1,31 +1,42 @@
 // Start-up watchdog: shows what is loading and, if the Python runtime never starts, a clear
 // message with a reload button. It never touches sign-in state; Python owns everything after
 // it marks <body data-ready="true">. Kept as a file because the CSP forbids inline scripts.
+// Loaded (not deferred) before the runtime preloads, so it also hears their failures; the
+// body does not exist yet, so everything below looks elements up when it needs them.
 (() => {
   "use strict";
   const TIMEOUT_MS = 60000;
-  const body = document.body;
   const byId = (id) => document.getElementById(id);
-  const ready = () => body.dataset.ready === "true";
+  const state = () => (document.body ? document.body.dataset.ready : undefined);
+  const ready = () => state() === "true";
+  let failure = null;
 
-  const fail = (why) => {
-    if (ready() || body.dataset.ready === "failed") return;
-    body.dataset.ready = "failed";
-    const failed = byId("boot-failed");
+  const show = () => {
+    if (!failure || !document.body || ready() || state() === "failed") return;
+    document.body.dataset.ready = "failed";
     const message = byId("boot-message");
     if (message) message.textContent = "The app could not start.";
+    const failed = byId("boot-failed");
     if (failed) failed.hidden = false;
     const spinner = document.querySelector("#boot .spinner");
     if (spinner) spinner.hidden = true;
-    console.warn("start-up failed:", why);
+    console.warn("start-up failed:", failure);
+  };
+  const fail = (why) => {
+    if (ready() || failure) return;
+    failure = why;
+    show();  // or on DOMContentLoaded, if the body is not there yet
   };
 
-  byId("boot-reload")?.addEventListener("click", () => location.reload());
+  document.addEventListener("DOMContentLoaded", () => {
+    byId("boot-reload")?.addEventListener("click", () => location.reload());
+    show();
+  });
 
   // PyScript reports progress while Pyodide boots ("Loading Pyodide", "Loaded Storage", ...).
   addEventListener("py:progress", (event) => {
     const message = byId("boot-message");
-    if (message && !ready() && typeof event.detail === "string") {
+    if (message && !ready() && !failure && typeof event.detail === "string") {
       message.textContent = `Loading Python runtime… (${event.detail.toLowerCase()})`;
     }
   });

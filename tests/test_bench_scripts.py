@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-BENCH = sorted((Path(__file__).resolve().parent.parent / "bench").glob("*.py"))
+BENCH = sorted(
+    p
+    for p in (Path(__file__).resolve().parent.parent / "bench").glob("*.py")
+    if p.stem != "__init__"
+)
 
 
 @pytest.mark.parametrize("script", BENCH, ids=lambda p: p.name)
