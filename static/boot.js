@@ -12,7 +12,8 @@
   let failure = null;
 
   const show = () => {
-    if (!failure || !document.body || ready() || state() === "failed") return;
+    // Until the parser has reached the message, DOMContentLoaded will call again.
+    if (!failure || !byId("boot-failed") || ready() || state() === "failed") return;
     document.body.dataset.ready = "failed";
     const message = byId("boot-message");
     if (message) message.textContent = "The app could not start.";
