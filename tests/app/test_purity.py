@@ -93,3 +93,15 @@ def test_the_error_plugin_is_never_excluded():
     off every .py-error box, and with it the e2e tests' way of seeing Python errors."""
     assert '"!error"' not in (ROOT / "index.html").read_text()
     assert "!error" not in (ROOT / "pyscript.toml").read_text()
+
+
+def test_every_preloaded_file_exists():
+    """index.html preloads runtime files by name (chunk names carry hashes): an upgrade of
+    @pyscript/core or pyodide must update them, or the page would preload 404s."""
+    import re
+
+    html = (ROOT / "index.html").read_text()
+    hrefs = re.findall(r'<link rel="(?:module)?preload" href="([^"]+)"', html)
+    assert len(hrefs) >= 8
+    for href in hrefs:
+        assert (ROOT / href).is_file(), href
