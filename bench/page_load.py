@@ -85,6 +85,15 @@ def serve(db: Path) -> tuple[web.AppRunner, str]:
     return box["runner"], box["url"]  # type: ignore[return-value]
 
 
+def identity_size(address: str) -> int:
+    """The body size of ``address`` when nothing is compressed."""
+    import urllib.request
+
+    request = urllib.request.Request(address, headers={"Accept-Encoding": "identity"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return len(response.read())
+
+
 def run(runs: int) -> dict[str, list[float]]:
     tmp = Path(tempfile.mkdtemp())
     add_user(tmp / "bench.db", "bench", PASSWORD)
@@ -103,6 +112,9 @@ def run(runs: int) -> dict[str, list[float]]:
             "markdown: authenticated -> ready",
             "markdown: KiB after sign-in",
             "plain: KiB after sign-in",
+            "KiB cold load (brotli)",
+            "KiB cold load (no compression)",
+            "KiB warm reload",
         )
     }
     with sync_playwright() as p:
@@ -152,6 +164,32 @@ def run(runs: int) -> dict[str, list[float]]:
                 page.evaluate(
                     "performance.getEntriesByType('resource')"
                     ".filter(e => e.name.endsWith('/api/auth/session'))[0].duration"
+                )
+            )
+            context.close()
+
+            # Bytes on the wire: a cold load's response bodies as sent (brotli where the
+            # browser accepts it), the same files fetched uncompressed, and a warm reload.
+            context = browser.new_context(base_url=url)
+            page = context.new_page()
+            page.goto("/")
+            page.wait_for_selector('body[data-auth="anonymous"]', timeout=60_000)
+            entries = page.evaluate(
+                "performance.getEntriesByType('navigation').concat("
+                "performance.getEntriesByType('resource'))"
+                ".map(e => [e.name, e.encodedBodySize])"
+            )
+            results["KiB cold load (brotli)"].append(sum(size for _, size in entries) / 1024)
+            results["KiB cold load (no compression)"].append(
+                sum(identity_size(name) for name, _ in entries) / 1024
+            )
+            page.reload()
+            page.wait_for_selector('body[data-auth="anonymous"]', timeout=60_000)
+            results["KiB warm reload"].append(
+                page.evaluate(
+                    "performance.getEntriesByType('navigation').concat("
+                    "performance.getEntriesByType('resource'))"
+                    ".reduce((sum, e) => sum + e.transferSize, 0) / 1024"
                 )
             )
             context.close()
