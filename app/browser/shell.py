@@ -101,7 +101,6 @@ class Shell:
         self.retry_handle: asyncio.TimerHandle | None = None
         self.retry_at: float | None = None
         self.countdown_handle: asyncio.TimerHandle | None = None
-        self.teardown_hooks: list[Callable[[], None]] = []
         self.last_screen: Screen | None = None
         self.tasks: set[asyncio.Task] = set()
         self.proxies: list[Any] = []
@@ -192,8 +191,6 @@ class Shell:
             case CancelRetry():
                 self._cancel_retry()
             case TearDown():
-                for hook in list(self.teardown_hooks):
-                    hook()
                 self.tear_down_chat()
                 _el("password").value = ""
 

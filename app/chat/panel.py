@@ -88,6 +88,7 @@ class ChatPanel:
         self.markdown = False  # True once the library is installed in this page
         self.rendered: dict[str, str] = {}  # message id -> text last rendered as Markdown
         self.stream_renders: dict[str, asyncio.TimerHandle] = {}
+        self.copying: asyncio.Future | None = None
 
     # ------------------------------------------------------------ mount / unmount
 
@@ -261,8 +262,7 @@ class ChatPanel:
             self.connection.retry_message(str(target.dataset.id))
         elif target.classList.contains("md-copy"):
             code = target.closest(".md-code").querySelector("code").textContent
-            task = asyncio.ensure_future(self._copy(target, str(code)))
-            self.copying = task  # keep a reference until it is done
+            self.copying = asyncio.ensure_future(self._copy(target, str(code)))  # keep a ref
 
     @staticmethod
     async def _copy(button: Any, text: str) -> None:
