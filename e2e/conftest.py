@@ -198,6 +198,12 @@ def chat_open(page: Page, timeout: float = 15_000) -> None:
     page.wait_for_selector('#chat-panel[data-connection="open"]', timeout=timeout)
 
 
+def send(page: Page, text: str) -> None:
+    """Type a chat message and press Enter, as a person would."""
+    page.fill("#chat-input", text)
+    page.press("#chat-input", "Enter")
+
+
 def sockets(page: Page) -> list[dict]:
     return page.evaluate("window.__sockets")
 

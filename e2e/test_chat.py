@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from e2e.conftest import chat_open, make_pages, open_app, settled, sign_in, sockets
+from e2e.conftest import chat_open, make_pages, open_app, send, settled, sign_in, sockets
 from tests.support import PASSWORD, ServerProcess, add_user
 
 CHAT_FILE = "/app/chat/"
@@ -15,11 +15,6 @@ CHAT_FILE = "/app/chat/"
 
 def chat_requests(watch) -> list[str]:
     return [u for u in watch.requests if CHAT_FILE in u or "/app/net/connection.py" in u]
-
-
-def send(page, text: str) -> None:
-    page.fill("#chat-input", text)
-    page.press("#chat-input", "Enter")
 
 
 def test_anonymous_visit_loads_no_chat_and_opens_no_socket(pages):

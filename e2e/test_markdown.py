@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e.conftest import chat_open, open_app, settled, sign_in
+from e2e.conftest import chat_open, open_app, send, settled, sign_in
 
 RICH = (
     "- first item\n- second **bold** item\n\n```\nkeep   the  spaces\n```\n\n"
@@ -13,11 +13,6 @@ RICH = (
 
 def wheel_requests(watch) -> list[str]:
     return [u for u in watch.requests if "/wheels/" in u]
-
-
-def send(page, text: str) -> None:
-    page.fill("#chat-input", text)
-    page.press("#chat-input", "Enter")
 
 
 def test_anonymous_visits_request_no_wheel(pages):
