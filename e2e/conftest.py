@@ -64,7 +64,7 @@ RECORDER = """
 """
 
 # Totals across the whole e2e run, reported at the end (sockets per sign-in).
-TOTALS = {"sign_ins": 0, "sockets": 0}
+TOTALS = {"sign_ins": 0, "restores": 0, "sockets": 0}
 
 
 @dataclass
@@ -74,6 +74,8 @@ class PageWatch:
     errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     websockets: int = 0
+    sign_ins: int = 0  # successful POST /api/auth/login
+    restores: int = 0  # successful GET /api/auth/session (a restored session)
 
     def allow(self, pattern: str) -> None:
         self.allowed.append(re.compile(pattern))
@@ -88,6 +90,12 @@ class PageWatch:
 
     def websocket(self, _socket) -> None:
         self.websockets += 1
+
+    def response(self, response) -> None:
+        if response.status == 200 and response.url.endswith("/api/auth/login"):
+            self.sign_ins += 1
+        elif response.status == 200 and response.url.endswith("/api/auth/session"):
+            self.restores += 1
 
     def request(self, request) -> None:
         self.requests.append(request.url)
@@ -147,6 +155,7 @@ class Pages:
         page.on("pageerror", watch.page_error)
         page.on("request", watch.request)
         page.on("websocket", watch.websocket)
+        page.on("response", watch.response)
         self.watches.append((page, watch))
         return page, watch
 
@@ -154,6 +163,8 @@ class Pages:
         problems = []
         for page, watch in self.watches:
             TOTALS["sockets"] += watch.websockets
+            TOTALS["sign_ins"] += watch.sign_ins
+            TOTALS["restores"] += watch.restores
             if not page.is_closed() and page.locator(".py-error").count():
                 problems.append(f"py-error: {page.locator('.py-error').first.inner_text()}")
             problems += watch.errors
@@ -188,7 +199,6 @@ def settled(page: Page, auth: str, timeout: float = 10_000) -> None:
 
 def sign_in(page: Page, name: str, password: str = PASSWORD) -> None:
     settled(page, "anonymous")
-    TOTALS["sign_ins"] += 1
     page.fill("#username", name)
     page.fill("#password", password)
     page.click("#login-form button[type=submit]")
@@ -212,4 +222,5 @@ def pytest_terminal_summary(terminalreporter):
     if TOTALS["sign_ins"]:
         terminalreporter.write_line(
             f"e2e: {TOTALS['sockets']} WebSockets constructed across {TOTALS['sign_ins']} sign-ins"
+            f" and {TOTALS['restores']} restored sessions"
         )
