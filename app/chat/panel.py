@@ -13,13 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 import js
-from pyodide.ffi import create_proxy
 
 from app.chat import markdown_loader
 from app.chat.conversation import Accepted, Message
 from app.chat.markdown import ALLOWED, Element, Node, render
 from app.chat.status import describe
-from app.chat.transport import Change, ChatConnection, Stats
+from app.chat.transport import Change, ChatConnection, Listeners
 from app.net.registry import ConnectionRegistry, Lease
 
 WHO = {"user": "You", "assistant": "Assistant"}
@@ -82,7 +81,7 @@ class ChatPanel:
         self.connection: ChatConnection | None = None
         self.root: Any = None
         self.items: dict[str, Any] = {}
-        self.proxies: list[tuple[Any, str, Any]] = []
+        self.listeners = Listeners()
         self.unsubscribe: Callable[[], None] | None = None
         self.ticker: asyncio.TimerHandle | None = None
         self.markdown = False  # True once the library is installed in this page
@@ -126,11 +125,7 @@ class ChatPanel:
         for handle in self.stream_renders.values():
             handle.cancel()
         self.stream_renders.clear()
-        for target, name, proxy in self.proxies:
-            target.removeEventListener(name, proxy)
-            proxy.destroy()
-            Stats.live_proxies -= 1
-        self.proxies.clear()
+        self.listeners.clear()
         if self.root is not None:
             self.root.remove()
         self.root = self.connection = self.lease = self.unsubscribe = None
@@ -216,19 +211,13 @@ class ChatPanel:
         root.appendChild(body)
         self.body = body
 
-        self._listen(form, "submit", self._on_submit)
-        self._listen(self.input, "keydown", self._on_key)
-        self._listen(self.retry, "click", lambda _e: self.connection.retry_connection())
-        self._listen(self.toggle, "click", self._on_toggle)
-        self._listen(self.close, "click", lambda _e: self.on_close())
-        self._listen(self.log, "click", self._on_log_click)
+        self.listeners.add(form, "submit", self._on_submit)
+        self.listeners.add(self.input, "keydown", self._on_key)
+        self.listeners.add(self.retry, "click", lambda _e: self.connection.retry_connection())
+        self.listeners.add(self.toggle, "click", self._on_toggle)
+        self.listeners.add(self.close, "click", lambda _e: self.on_close())
+        self.listeners.add(self.log, "click", self._on_log_click)
         return root
-
-    def _listen(self, target: Any, name: str, handler: Callable[[Any], None]) -> None:
-        proxy = create_proxy(handler)
-        Stats.live_proxies += 1
-        target.addEventListener(name, proxy)
-        self.proxies.append((target, name, proxy))
 
     # ------------------------------------------------------------ events
 

@@ -76,6 +76,35 @@ class Stats:
     live_timers = 0
 
 
+def new_proxy(handler: Callable[..., Any]) -> Any:
+    """A counted ``create_proxy``: every proxy made here is destroyed by :func:`destroy`."""
+    Stats.live_proxies += 1
+    return create_proxy(handler)
+
+
+def destroy(proxy: Any) -> None:
+    proxy.destroy()
+    Stats.live_proxies -= 1
+
+
+class Listeners:
+    """DOM event listeners owned by one component, removed and destroyed together."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[Any, str, Any]] = []
+
+    def add(self, target: Any, name: str, handler: Callable[[Any], None]) -> None:
+        proxy = new_proxy(handler)
+        target.addEventListener(name, proxy)
+        self._items.append((target, name, proxy))
+
+    def clear(self) -> None:
+        for target, name, proxy in self._items:
+            target.removeEventListener(name, proxy)
+            destroy(proxy)
+        self._items.clear()
+
+
 def socket_url() -> str:
     url = js.URL.new("api/ws", js.location.href)
     url.protocol = "wss:" if js.location.protocol == "https:" else "ws:"
@@ -94,7 +123,7 @@ class ChatConnection:
         self._ws: Any = None
         self._ws_generation = 0
         self._socket_proxies: list[Any] = []
-        self._page_proxies: list[tuple[Any, str, Any]] = []
+        self._page_listeners = Listeners()
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
         self._pings = 0
         self._tasks: set[asyncio.Future] = set()
@@ -102,17 +131,15 @@ class ChatConnection:
     # ------------------------------------------------------------ ManagedSocket
 
     def start(self) -> None:
-        self._listen(js.window, "online", lambda _e: self.dispatch(Online(time.time())))
-        self._listen(js.window, "offline", lambda _e: self.dispatch(Offline()))
-        self._listen(js.document, "visibilitychange", self._on_visibility)
+        listen = self._page_listeners.add
+        listen(js.window, "online", lambda _e: self.dispatch(Online(time.time())))
+        listen(js.window, "offline", lambda _e: self.dispatch(Offline()))
+        listen(js.document, "visibilitychange", self._on_visibility)
         self.dispatch(Start(time.time()))
 
     def stop(self) -> None:
         self.dispatch(Stop())
-        for target, name, proxy in self._page_proxies:
-            target.removeEventListener(name, proxy)
-            self._destroy(proxy)
-        self._page_proxies.clear()
+        self._page_listeners.clear()
         for timer in list(self._timers):
             self._cancel_timer(timer)
         self._drop_socket()
@@ -192,8 +219,7 @@ class ChatConnection:
             "close": lambda e: self._on_close(generation, int(e.code)),
         }
         for name, handler in handlers.items():
-            proxy = create_proxy(handler)
-            Stats.live_proxies += 1
+            proxy = new_proxy(handler)
             self._socket_proxies.append(proxy)
             setattr(ws, f"on{name}", proxy)
 
@@ -204,16 +230,17 @@ class ChatConnection:
             ws.onopen = ws.onmessage = ws.onclose = None
             if int(ws.readyState) in (0, 1):  # CONNECTING, OPEN
                 ws.close(1000, "replaced")
+        self._release_socket_proxies()
+
+    def _release_socket_proxies(self) -> None:
         for proxy in self._socket_proxies:
-            self._destroy(proxy)
+            destroy(proxy)
         self._socket_proxies.clear()
 
     def _on_close(self, generation: int, code: int) -> None:
         if generation == self._ws_generation:
             self._ws = None
-            for proxy in self._socket_proxies:
-                self._destroy(proxy)
-            self._socket_proxies.clear()
+            self._release_socket_proxies()
         self.dispatch(Closed(generation, code, time.time()))
 
     def _on_frame(self, generation: int, data: Any) -> None:
@@ -265,17 +292,6 @@ class ChatConnection:
     def _on_visibility(self, _event: Any) -> None:
         if str(js.document.visibilityState) == "visible":
             self.dispatch(Visible(time.time()))
-
-    def _listen(self, target: Any, name: str, handler: Callable[[Any], None]) -> None:
-        proxy = create_proxy(handler)
-        Stats.live_proxies += 1
-        target.addEventListener(name, proxy)
-        self._page_proxies.append((target, name, proxy))
-
-    @staticmethod
-    def _destroy(proxy: Any) -> None:
-        proxy.destroy()
-        Stats.live_proxies -= 1
 
     def _notify(self, change: Change) -> None:
         for listener in list(self.listeners):
