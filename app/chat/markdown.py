@@ -23,6 +23,7 @@ The parser is imported on first use: under Pyodide it is installed by micropip a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -229,26 +230,23 @@ def _words(text: str) -> set[str]:
 
 def _keeps_words(source: str, nodes: list[Node]) -> bool:
     shown: set[str] = set()
-    stack: list[Node] = list(nodes)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            shown |= _words(node)
-        else:
-            shown |= {w for name, value in node.attrs if name == "href" for w in _words(value)}
-            stack.extend(node.children)
+    for piece in _pieces(nodes):
+        shown |= _words(piece)
     return _words(source) <= shown
 
 
-def text_of(nodes: list[Node] | tuple[Node, ...]) -> str:
-    """All text in the tree, link addresses included (for tests and accessibility checks)."""
-    out: list[str] = []
+def _pieces(nodes: list[Node] | tuple[Node, ...]) -> Iterator[str]:
+    """Every text node and link address in the tree, in document order (no recursion)."""
     stack = list(reversed(nodes))
     while stack:
         node = stack.pop()
         if isinstance(node, str):
-            out.append(node)
+            yield node
         else:
-            out.extend(value for name, value in node.attrs if name == "href")
+            yield from (value for name, value in node.attrs if name == "href")
             stack.extend(reversed(node.children))
-    return "".join(out)
+
+
+def text_of(nodes: list[Node] | tuple[Node, ...]) -> str:
+    """All text in the tree, link addresses included (for tests and accessibility checks)."""
+    return "".join(_pieces(nodes))
