@@ -64,9 +64,9 @@ vendor/.prepared: node_modules/.package-lock.json backend/runtime.py $(VENV)/.ru
 
 # The browser's own package index: exact, hash-checked pure-Python wheels (browser-wheels.txt).
 wheels/.prepared: browser-wheels.txt | $(VENV)/bin/python
-	rm -rf wheels && mkdir -p wheels
+	rm -rf wheels && mkdir -p wheels/files
 	$(VENV)/bin/pip download -q --no-deps --only-binary=:all: --implementation py --abi none \
-	  --platform any --python-version 3.14 --require-hashes -r browser-wheels.txt -d wheels
+	  --platform any --python-version 3.14 --require-hashes -r browser-wheels.txt -d wheels/files
 	touch $@
 
 # Playwright drives Debian's Chromium (it cannot download its own browser here).

@@ -76,7 +76,7 @@ def create_app(
     auth.add_routes(app)
     websocket.setup(app, settings, agent or GuideAgent())
     static.add_routes(app, settings.root)
-    wheels.add_routes(app, settings.root / "wheels")
+    wheels.add_routes(app, settings.root / "wheels" / "files")
     return app
 
 

@@ -1,6 +1,6 @@
 """A package index for the browser, on our own origin.
 
-The set-up command downloads exact, hash-checked pure-Python wheels into ``wheels/``
+The set-up command downloads exact, hash-checked pure-Python wheels into ``wheels/files/``
 (``browser-wheels.txt``); this serves them so that micropip in the page can install them with
 ``index_urls`` pointing here, and nothing is ever fetched from another origin:
 

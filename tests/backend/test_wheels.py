@@ -10,7 +10,7 @@ import pytest
 from backend.config import ROOT
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-WHEELS = sorted((ROOT / "wheels").glob("*.whl"))
+WHEELS = sorted((ROOT / "wheels" / "files").glob("*.whl"))
 
 
 def test_set_up_downloaded_the_pinned_wheels():
@@ -28,7 +28,7 @@ async def test_json_form_with_hashes_and_absolute_urls(server, name):
     assert body["name"] == "markdown-it-py" and body["versions"] == ["4.3.0"]
     [file] = body["files"]
     assert file["url"] == f"{server.url}/wheels/files/{file['filename']}"
-    wheel = (ROOT / "wheels" / file["filename"]).read_bytes()
+    wheel = (ROOT / "wheels" / "files" / file["filename"]).read_bytes()
     assert file["hashes"] == {"sha256": hashlib.sha256(wheel).hexdigest()}
     assert file["requires-python"] == ">=3.10"
 
