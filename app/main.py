@@ -3,6 +3,6 @@
 Kept to one call so that nothing happens at import time anywhere else.
 """
 
-from app.browser.shell import start
+from app.browser.shell import boot
 
-shell = start()
+shell = await boot()  # noqa: F704 - PyScript runs this file with top-level await

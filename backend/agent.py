@@ -12,11 +12,9 @@ model means writing another class with the same ``run`` method.  Events are the
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Protocol
 
 from ag_ui.core import (
@@ -29,6 +27,7 @@ from ag_ui.core import (
     TextMessageStartEvent,
 )
 
+from app.preview import guide
 from backend.history import ChatMessage
 
 
@@ -55,18 +54,6 @@ def event_frame(event: BaseEvent) -> dict:
     return event.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-HELP = """Here is what I can do:
-- **/help**: this list.
-- **/status**: your session and this tab's connection.
-- anything else: I echo it back, formatted, so you can check the round trip.
-
-Messages you type while offline wait in the outbox and go out when the connection returns."""
-
-
-def _when(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M UTC on %Y-%m-%d")
-
-
 class GuideAgent:
     """Useful without a model: answers /help and /status and echoes everything else.
 
@@ -78,20 +65,16 @@ class GuideAgent:
         self.words_per_chunk = words_per_chunk
 
     def reply_to(self, text: str, context: AgentContext) -> str:
-        command = text.strip().split(maxsplit=1)[0].lower() if text.strip() else ""
-        if command == "/help":
-            return HELP
-        if command == "/status":
-            sockets = context.sockets_in_session
-            return (
-                f"You are signed in as **{context.user}**. Your session ends by "
-                f"{_when(context.session_expires_at)}, or after "
-                f"{int(context.idle_timeout // 60)} minutes without activity.\n"
-                f"This tab has been connected since {_when(context.connected_since)}; "
-                f"your session has {sockets} open connection{'s' if sockets != 1 else ''}."
-            )
-        quoted = "\n".join(f"> {line}" for line in text.splitlines())
-        return f"You said:\n\n{quoted}\n\n({len(text)} characters. Type /help for more.)"
+        return guide.reply(
+            text,
+            guide.Facts(
+                context.user,
+                context.session_expires_at,
+                context.idle_timeout,
+                context.connected_since,
+                context.sockets_in_session,
+            ),
+        )
 
     async def run(
         self, conversation: Sequence[ChatMessage], context: AgentContext
@@ -103,17 +86,12 @@ class GuideAgent:
             return
         message_id = f"a-{uuid.uuid4().hex}"
         yield TextMessageStartEvent(message_id=message_id, role="assistant")
-        for chunk in _chunks(self.reply_to(last.text, context), self.words_per_chunk):
+        for chunk in guide.chunks(self.reply_to(last.text, context), self.words_per_chunk):
             if self.delay:
                 await asyncio.sleep(self.delay)
             yield TextMessageContentEvent(message_id=message_id, delta=chunk)
         yield TextMessageEndEvent(message_id=message_id)
         yield RunFinishedEvent(thread_id=context.thread_id, run_id=context.run_id)
-
-
-def _chunks(text: str, words: int) -> list[str]:
-    pieces = re.findall(r"\S+\s*|\s+", text)
-    return ["".join(pieces[i : i + words]) for i in range(0, len(pieces), words)] or [text]
 
 
 class SilentAgent:

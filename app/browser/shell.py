@@ -6,6 +6,10 @@ module moves values between them and the page (DOM, localStorage, fetch, timers)
 
 Start-up is one synchronous localStorage read followed by one ``Restore`` event; the page is
 marked ready (``<body data-ready="true">``) when that first render has happened.
+
+The server is reached through :func:`request` and the chat transport's socket, or, in preview
+mode (``?preview=1``, see :mod:`app.ui.preview_loader`), through the simulated server that
+:mod:`app.preview` loads instead; nothing else here knows which.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from app.auth.model import (
 )
 from app.auth.store import AuthStore
 from app.net.backoff import Backoff
-from app.ui.chat_loader import CHAT_FILES, ENTRY
+from app.ui import chat_loader, preview_loader
 from app.ui.layout import Screen, View, view_for
 
 REQUEST_TIMEOUT_S = 8.0
@@ -93,8 +97,24 @@ async def request(method: str, url: str, body: dict | None = None) -> tuple[int 
     return int(response.status), data, response.headers
 
 
+Http = Callable[..., Any]  # request()'s signature: (method, url, body=None) -> awaitable reply
+
+
 class Shell:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        http: Http = request,
+        link: Any = None,
+        hint_key: str = hint.STORAGE_KEY,
+        timer_scale: Callable[[], float] | None = None,
+    ) -> None:
+        """``http`` and ``link`` (an :class:`app.net.link.ServerLink` for the chat; ``None``:
+        the browser's) are the server; ``hint_key`` is where the hint lives in localStorage;
+        ``timer_scale`` speeds up the chat's timers (the preview's fast-forward)."""
+        self.http = http
+        self.link = link
+        self.hint_key = hint_key
+        self.timer_scale = timer_scale
         self.rng = random.Random()
         self.backoff = Backoff()
         self.store = AuthStore(run_effect=self.run_effect, log=_log)
@@ -125,15 +145,30 @@ class Shell:
         self._listen(_el("retry-now"), "click", lambda _e: self.dispatch(RetryNow()))
         self._listen(_el("chat-open"), "click", lambda _e: self.open_chat())
         self.store.subscribe(self.render)
-        raw = js.localStorage.getItem(hint.STORAGE_KEY)  # the one synchronous storage read
+        self._restore()
+        _el("boot").hidden = True
+        js.document.body.dataset.ready = "true"
+
+    def _restore(self) -> None:
+        raw = js.localStorage.getItem(self.hint_key)  # the one synchronous storage read
         self.dispatch(
             Restore(
                 hint=hint.decode(raw if isinstance(raw, str) else None, now=time.time()),
                 now=time.time(),
             )
         )
-        _el("boot").hidden = True
-        js.document.body.dataset.ready = "true"
+
+    def restart(self) -> None:
+        """Start over as a reload would, without reloading: drop every request in flight, the
+        chat and the retry timer, then restore from storage into a fresh store."""
+        for task in list(self.tasks):
+            task.cancel()
+        self._cancel_retry()
+        self.tear_down_chat()
+        self.store = AuthStore(run_effect=self.run_effect, log=_log)
+        self.store.subscribe(self.render)
+        self.last_screen = None
+        self._restore()
 
     def _listen(self, target: Any, name: str, handler: Callable[[Any], None]) -> None:
         proxy = create_proxy(handler)
@@ -152,9 +187,9 @@ class Shell:
 
     def on_storage(self, event: Any) -> None:
         key = event.key
-        if isinstance(key, str) and key != hint.STORAGE_KEY:
+        if isinstance(key, str) and key != self.hint_key:
             return  # another key changed (a null key means storage was cleared: re-read)
-        raw = js.localStorage.getItem(hint.STORAGE_KEY)
+        raw = js.localStorage.getItem(self.hint_key)
         self.dispatch(
             HintChanged(
                 hint=hint.decode(raw if isinstance(raw, str) else None, time.time()),
@@ -181,11 +216,11 @@ class Shell:
             case PostLogin(username=username, password=password, generation=generation):
                 self.spawn(self._login(username, password, generation))
             case PostLogout():
-                self.spawn(request("POST", api.LOGOUT_URL))
+                self.spawn(self.http("POST", api.LOGOUT_URL))
             case WriteHint(hint=value):
-                js.localStorage.setItem(hint.STORAGE_KEY, hint.encode(value))
+                js.localStorage.setItem(self.hint_key, hint.encode(value))
             case ClearHint():
-                js.localStorage.removeItem(hint.STORAGE_KEY)
+                js.localStorage.removeItem(self.hint_key)
             case ScheduleRetry(attempt=attempt):
                 self._schedule_retry(self.backoff.delay(attempt, self.rng))
             case CancelRetry():
@@ -195,11 +230,11 @@ class Shell:
                 _el("password").value = ""
 
     async def _validate(self, generation: int) -> None:
-        status, data, _headers = await request("GET", api.SESSION_URL)
+        status, data, _headers = await self.http("GET", api.SESSION_URL)
         self.dispatch(api.validation_event(status, data, generation))
 
     async def _login(self, username: str, password: str, generation: int) -> None:
-        status, data, headers = await request(
+        status, data, headers = await self.http(
             "POST", api.LOGIN_URL, {"username": username, "password": password}
         )
         retry_after = headers.get("Retry-After") if headers is not None else None
@@ -286,7 +321,7 @@ class Shell:
     async def _load_and_mount(self, user: str, generation: int) -> None:
         try:
             if self.chat_module is None:
-                self.chat_module = await load_chat_module()
+                self.chat_module = await load_modules(chat_loader.CHAT_FILES, chat_loader.ENTRY)
         except Exception as exc:  # a failed download: say so, keep the rest of the page
             _log(f"chat: could not load ({exc})")
             _el("chat-loading").textContent = "The chat could not be loaded. Reload to try again."
@@ -341,7 +376,12 @@ class Shell:
 
         loop = asyncio.get_event_loop()
         registry = ConnectionRegistry(
-            lambda user: ChatConnection(user, lambda: self.dispatch(SessionEnded())),
+            lambda user: ChatConnection(
+                user,
+                lambda: self.dispatch(SessionEnded()),
+                link=self.link,
+                timer_scale=self.timer_scale,
+            ),
             schedule=lambda delay, callback: loop.call_later(delay, callback),
         )
         js.window.pychatRegistry = create_proxy(registry)
@@ -358,23 +398,32 @@ class Shell:
         return registry
 
 
-async def load_chat_module() -> Any:
-    """Fetch the chat's files in parallel, write them where imports look, import the entry."""
-    responses = await asyncio.gather(*(js.fetch(path) for path in CHAT_FILES))
+async def load_modules(files: tuple[str, ...], entry: str) -> Any:
+    """Fetch ``files`` in parallel, write them where imports look, import ``entry``."""
+    responses = await asyncio.gather(*(js.fetch(path) for path in files))
     texts = []
-    for path, response in zip(CHAT_FILES, responses, strict=True):
+    for path, response in zip(files, responses, strict=True):
         if not response.ok:
             raise OSError(f"{path}: HTTP {response.status}")
         texts.append(await response.text())
-    for path, text in zip(CHAT_FILES, texts, strict=True):
+    for path, text in zip(files, texts, strict=True):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as file:
             file.write(text)
     importlib.invalidate_caches()  # the files were written after the import system looked
-    return importlib.import_module(ENTRY)
+    return importlib.import_module(entry)
 
 
 def start() -> Shell:
     shell = Shell()
     shell.start()
     return shell
+
+
+async def boot() -> Shell:
+    """The page's entry: the real app, or preview mode with its simulated server."""
+    default = js.document.documentElement.getAttribute("data-preview") == "default"
+    if not preview_loader.requested(str(js.location.search), default):
+        return start()
+    preview = await load_modules(preview_loader.PREVIEW_FILES, preview_loader.ENTRY)
+    return preview.start()

@@ -199,6 +199,7 @@ class ChatPanel:
                 "id": "chat-input",
                 "rows": "2",
                 "maxlength": "8000",
+                "dir": "auto",
                 "placeholder": "Write a message (Enter sends, Shift+Enter adds a line)",
                 "aria-describedby": "chat-status",
             },
@@ -311,7 +312,7 @@ class ChatPanel:
         if node is None:
             node = el("li", {"class": "chat-message", "data-id": message.id})
             node.appendChild(el("span", {"class": "chat-who"}, WHO.get(message.role, "")))
-            node.appendChild(el("p", {"class": "chat-text"}))
+            node.appendChild(el("p", {"class": "chat-text", "dir": "auto"}))
             node.appendChild(el("span", {"class": "chat-state"}))
             self.items[message.id] = node
             self.log.appendChild(node)

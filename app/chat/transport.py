@@ -12,7 +12,6 @@ current socket.  Proxies are destroyed as soon as their socket is closed or repl
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 import uuid
@@ -53,6 +52,7 @@ from app.net.connection import (
     Welcome,
     transition,
 )
+from app.net.link import ServerLink
 
 TAB_ID = uuid.uuid4().hex  # per page load: a new tab (or a reload) never replaces another tab
 SESSION_URL = "api/auth/session"
@@ -105,6 +105,21 @@ class Listeners:
         self._items.clear()
 
 
+class BrowserLink:
+    """The real server: the browser's ``WebSocket`` (constructed here and nowhere else) and the
+    shell's ``fetch``.  Preview mode passes its simulated server instead (same two methods)."""
+
+    @staticmethod
+    def request(method: str, url: str, body: dict | None = None) -> Any:
+        from app.browser.shell import request
+
+        return request(method, url, body)
+
+    @staticmethod
+    def open_socket(url: str) -> Any:
+        return js.WebSocket.new(url)
+
+
 def socket_url() -> str:
     url = js.URL.new("api/ws", js.location.href)
     url.protocol = "wss:" if js.location.protocol == "https:" else "ws:"
@@ -113,9 +128,19 @@ def socket_url() -> str:
 
 
 class ChatConnection:
-    def __init__(self, user: str, on_session_ended: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        user: str,
+        on_session_ended: Callable[[], None],
+        link: ServerLink | None = None,
+        timer_scale: Callable[[], float] | None = None,
+    ) -> None:
+        """``link`` is the server (default: the real one); ``timer_scale()`` divides every
+        timer's delay (default 1: preview mode fast-forwards to slow states with it)."""
         self.user = user
         self.on_session_ended = on_session_ended
+        self.link: ServerLink = link if link is not None else BrowserLink()
+        self.timer_scale = timer_scale or (lambda: 1.0)
         self.conn = Conn(online=bool(js.navigator.onLine))
         self.conversation = Conversation()
         self.rng = random.Random()
@@ -210,7 +235,7 @@ class ChatConnection:
 
     def _open(self, generation: int) -> None:
         self._drop_socket()
-        ws = js.WebSocket.new(socket_url())
+        ws = self.link.open_socket(socket_url())
         Stats.sockets_created += 1
         self._ws, self._ws_generation = ws, generation
         handlers = {
@@ -263,12 +288,9 @@ class ChatConnection:
             self._ws.send(frame)
 
     async def _check_session(self) -> None:
-        try:
-            response = await js.fetch(SESSION_URL, json_options())
-            valid = int(response.status) not in (401, 403)
-        except Exception:  # unreachable: we do not know, so keep going
-            valid = True
-        self.dispatch(SessionChecked(valid))
+        status, _data, _headers = await self.link.request("GET", SESSION_URL)
+        # Only a 401/403 says the session is gone; no answer at all means we do not know.
+        self.dispatch(SessionChecked(status not in (401, 403)))
 
     # ------------------------------------------------------------ timers and events
 
@@ -280,7 +302,8 @@ class ChatConnection:
                 Stats.live_timers -= 1
             self.dispatch(TimerFired(timer, generation, time.time()))
 
-        self._timers[timer] = asyncio.get_event_loop().call_later(delay, fire)
+        scaled = delay / self.timer_scale()
+        self._timers[timer] = asyncio.get_event_loop().call_later(scaled, fire)
         Stats.live_timers += 1
 
     def _cancel_timer(self, timer: Timer) -> None:
@@ -296,7 +319,3 @@ class ChatConnection:
     def _notify(self, change: Change) -> None:
         for listener in list(self.listeners):
             listener(change)
-
-
-def json_options() -> Any:
-    return js.JSON.parse(json.dumps({"credentials": "same-origin", "cache": "no-store"}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 CHAT_FILES: tuple[str, ...] = (
     "app/net/close_codes.py",
+    "app/net/link.py",
     "app/net/connection.py",
     "app/net/registry.py",
     "app/chat/__init__.py",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.ui.chat_loader import CHAT_FILES
+from app.ui.preview_loader import PREVIEW_FILES
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
@@ -20,6 +21,7 @@ SHELL = {
     "app/chat/transport.py",
     "app/chat/panel.py",
     "app/chat/markdown_loader.py",
+    "app/preview/toolbar.py",
 }
 ALL_FILES = sorted(str(p.relative_to(ROOT)) for p in APP.rglob("*.py"))
 CORE_FILES = [f for f in ALL_FILES if f not in SHELL]
@@ -44,12 +46,12 @@ def test_core_module_is_pure(path):
     assert not imported_roots(ROOT / path) & BROWSER_MODULES
 
 
-def test_start_up_file_list_is_everything_but_the_chat():
+def test_start_up_file_list_is_everything_but_the_chat_and_the_preview():
     """pyscript.toml lists every start-up module (a missing one fails only in the page) and
-    none of the chat's, which must not be downloaded before sign-in."""
+    none of the chat's, which must not be downloaded before sign-in, nor the preview's."""
     config = tomllib.loads((ROOT / "pyscript.toml").read_text())
     listed = set(config["files"])
-    assert listed == set(ALL_FILES) - set(CHAT_FILES) - {"app/main.py"}
+    assert listed == set(ALL_FILES) - set(CHAT_FILES) - set(PREVIEW_FILES) - {"app/main.py"}
     assert all(config["files"][key] == key for key in listed)
     assert "packages" not in config
 
@@ -57,6 +59,11 @@ def test_start_up_file_list_is_everything_but_the_chat():
 def test_chat_files_exist_and_cover_the_chat_package():
     assert all((ROOT / f).is_file() for f in CHAT_FILES)
     assert {f for f in ALL_FILES if f.startswith("app/chat/")} <= set(CHAT_FILES)
+
+
+def test_preview_files_exist_and_cover_the_preview_package():
+    assert all((ROOT / f).is_file() for f in PREVIEW_FILES)
+    assert {f for f in ALL_FILES if f.startswith("app/preview/")} <= set(PREVIEW_FILES)
 
 
 def test_only_the_transport_constructs_a_websocket():

@@ -1,0 +1,226 @@
+"""Preview mode's shell: the simulated server wired into the real app, a banner, and a toolbar
+that puts the UI into any state of :data:`app.preview.states.STATES` with one click.
+
+The app itself is the normal :class:`app.browser.shell.Shell`, only given the simulated server
+(:class:`app.preview.server.PreviewServer`) for HTTP and sockets and its own storage key for the
+hint.  A state is reached the way a user would reach it: a fresh restore, a submitted form, a
+dropped connection, the browser going offline.  Each click sets
+``<body data-preview-state="…">`` once the page shows that state (tests and the screenshot
+command wait on it).  ``?preview=1&state=offline`` opens the page straight in a state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import js
+from pyodide.ffi import create_proxy
+
+from app.auth import hint
+from app.auth.model import Hint
+from app.browser.shell import Shell
+from app.preview.server import SESSION_SECONDS, PreviewServer
+from app.preview.states import (
+    GROUPS,
+    STATES,
+    STRESS,
+    Await,
+    DropSockets,
+    ExpireSession,
+    FastForward,
+    GoOffline,
+    Misbehave,
+    PreviewState,
+    ShowHistory,
+    SignIn,
+    Start,
+    Step,
+)
+
+HINT_KEY = "pychat.preview.hint"  # never the real app's key: a preview cannot confuse a session
+SESSION_KEY = "pychat.preview.session"  # who the simulated server has signed in (not a secret)
+PREVIEW_USER = "designer"
+AWAIT_TIMEOUT_S = 10.0
+POLL_S = 0.05
+
+
+def _el(element_id: str) -> Any:
+    return js.document.getElementById(element_id)
+
+
+def _make(tag: str, text: str | None = None, **attrs: str) -> Any:
+    node = js.document.createElement(tag)
+    for name, value in attrs.items():
+        node.setAttribute(name.rstrip("_").replace("_", "-"), value)
+    if text is not None:
+        node.textContent = text
+    return node
+
+
+def _present(value: Any) -> bool:
+    """DOM look-ups answer JS ``null`` (Pyodide's ``JsNull``), which is not ``None``."""
+    return value is not None and type(value).__name__ != "JsNull"
+
+
+def _remember(user: str | None) -> None:
+    if user:
+        js.sessionStorage.setItem(SESSION_KEY, user)
+    else:
+        js.sessionStorage.removeItem(SESSION_KEY)
+
+
+class Toolbar:
+    def __init__(self) -> None:
+        stored = js.sessionStorage.getItem(SESSION_KEY)
+        self.server = PreviewServer(user=stored if isinstance(stored, str) else None)
+        self.server.remember = _remember
+        self.scale = 1.0
+        self.shell = Shell(
+            http=self.server.request,
+            link=self.server,
+            hint_key=HINT_KEY,
+            timer_scale=lambda: self.scale,
+        )
+        self.buttons: dict[str, Any] = {}
+        self.proxies: list[Any] = []  # page-lifetime listeners
+        self.running: asyncio.Task | None = None
+
+    # ------------------------------------------------------------------ DOM
+
+    def mount(self) -> None:
+        body = js.document.body
+        body.dataset.preview = "true"
+        banner = _make("div", None, id="preview-banner", class_="preview-banner", role="note")
+        banner.appendChild(_make("strong", "Preview"))
+        banner.appendChild(
+            js.document.createTextNode(
+                " · No server: everything runs in your browser. Any user name signs in."
+            )
+        )
+        nav = _make("nav", None, id="preview-toolbar", class_="preview-toolbar")
+        nav.setAttribute("aria-label", "Preview states")
+        details = _make("details", None, open="")
+        details.appendChild(_make("summary", "Show a state"))
+        for index, group in enumerate(GROUPS):
+            label_id = f"preview-group-{index}"
+            box = _make("div", None, class_="preview-group", role="group")
+            box.setAttribute("aria-labelledby", label_id)
+            box.appendChild(_make("span", group, id=label_id, class_="preview-group-label"))
+            for state in (s for s in STATES.values() if s.group == group):
+                button = _make("button", state.label, type="button", class_="preview-state")
+                button.dataset.state = state.id
+                button.setAttribute("aria-pressed", "false")
+                button.title = state.description
+                box.appendChild(button)
+                self.buttons[state.id] = button
+            details.appendChild(box)
+        nav.appendChild(details)
+        nav.appendChild(_make("p", "", id="preview-status", class_="preview-status", role="status"))
+        header = js.document.querySelector(".app-header")
+        body.insertBefore(banner, header)
+        body.insertBefore(nav, header)
+        self._listen(nav, "click", self._on_click)
+
+    def _listen(self, target: Any, name: str, handler: Any) -> None:
+        proxy = create_proxy(handler)
+        self.proxies.append(proxy)
+        target.addEventListener(name, proxy)
+
+    def _on_click(self, event: Any) -> None:
+        button = event.target.closest("button[data-state]")
+        if _present(button):
+            self.choose(str(button.dataset.state))
+
+    # ------------------------------------------------------------------ states
+
+    def choose(self, state_id: str) -> None:
+        state = STATES.get(state_id)
+        if state is None:
+            return
+        if self.running is not None and not self.running.done():
+            self.running.cancel()
+        self.running = asyncio.ensure_future(self.apply(state))
+
+    async def apply(self, state: PreviewState) -> None:
+        body = js.document.body
+        body.dataset.previewState = ""
+        for state_id, button in self.buttons.items():
+            button.setAttribute("aria-pressed", "true" if state_id == state.id else "false")
+        _el("preview-status").textContent = f"Getting to “{state.label}”…"
+        self.scale = 1.0
+        self.shell.tear_down_chat()  # the old chat goes first: the server's changes are not for it
+        self.server.reset(state.behaviour)
+        self.server.history = []
+        if state.start is Start.REMEMBERED:
+            self.server.sign_in_as(PREVIEW_USER)
+            remembered = Hint(PREVIEW_USER, time.time() + SESSION_SECONDS)
+            js.localStorage.setItem(HINT_KEY, hint.encode(remembered))
+        else:
+            self.server.sign_in_as(None)
+            js.localStorage.removeItem(HINT_KEY)
+        self.shell.restart()
+        for step in state.steps:
+            await self.run(step)
+        reached = all([await self.wait_for(selector) for selector in state.selectors()])
+        self.scale = 1.0
+        words = state.description if reached else "(did not settle; see the console)"
+        _el("preview-status").textContent = f"Showing “{state.label}”. {words}"
+        if reached:
+            body.dataset.previewState = state.id
+        else:
+            js.console.warn(f"preview: {state.id} did not reach {state.selectors()}")
+
+    async def run(self, step: Step) -> None:
+        match step:
+            case SignIn(username=username, password=password):
+                _el("username").value = username
+                _el("password").value = password
+                _el("login-form").requestSubmit()
+            case Await(selector=selector):
+                await self.wait_for(selector)
+            case Misbehave(sockets=sockets):
+                self.server.misbehave(sockets=sockets)
+            case DropSockets(code=code):
+                self.server.drop_sockets(code)
+            case GoOffline():
+                js.window.dispatchEvent(js.Event.new("offline"))
+            case ExpireSession():
+                self.server.expire_session()
+            case FastForward(factor=factor):
+                self.scale = factor
+            case ShowHistory(kind=kind):
+                self.server.replace_history(STRESS[kind]())
+
+    async def wait_for(self, selector: str) -> bool:
+        deadline = time.monotonic() + AWAIT_TIMEOUT_S
+        while not _present(js.document.querySelector(selector)):
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(POLL_S)
+        return True
+
+    def stats(self) -> str:
+        return json.dumps(
+            {
+                "requests": self.server.stats.requests,
+                "sockets_opened": self.server.stats.sockets_opened,
+                "content_frames": self.server.stats.content_frames,
+                "state": str(js.document.body.dataset.previewState or ""),
+            }
+        )
+
+
+def start() -> Shell:
+    """Preview mode's start-up: the app as usual, then the toolbar (and a state, if asked)."""
+    toolbar = Toolbar()
+    toolbar.mount()
+    toolbar.shell.start()
+    js.window.pychatPreview = create_proxy(toolbar.stats)
+    js.window.pychatPreviewShow = create_proxy(toolbar.choose)
+    wanted = js.URLSearchParams.new(js.location.search).get("state")
+    if isinstance(wanted, str) and wanted in STATES:
+        toolbar.choose(wanted)
+    return toolbar.shell

@@ -1,0 +1,229 @@
+"""The simulated server answers like server.py: same statuses, bodies and socket frames, read
+here by the page's own parsers (app.auth.api, app.chat.protocol, app.chat.conversation)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from app.auth import api
+from app.auth.model import (
+    Reason,
+    SignInFailed,
+    SignInSucceeded,
+    ValidationFailed,
+    ValidationRejected,
+    ValidationSucceeded,
+)
+from app.chat.conversation import Conversation
+from app.chat.protocol import parse
+from app.preview import guide
+from app.preview.server import Answer, Behaviour, PreviewServer, SimulatedSocket, Sockets
+
+FAST = Behaviour(latency=0.001, stream_delay=0.001)
+
+
+class Recorder:
+    """Stands in for the transport's handlers: keeps every event the socket fires."""
+
+    def __init__(self, socket: SimulatedSocket) -> None:
+        self.frames: list[dict] = []
+        self.opened = False
+        self.close_code: int | None = None
+        socket.onopen = lambda _e: setattr(self, "opened", True)
+        socket.onmessage = lambda e: self.frames.append(json.loads(e.data))
+        socket.onclose = lambda e: setattr(self, "close_code", e.code)
+
+    def types(self) -> list[str]:
+        return [f["type"] for f in self.frames]
+
+
+async def settle(seconds: float = 0.05) -> None:
+    await asyncio.sleep(seconds)
+
+
+@pytest.fixture
+def server() -> PreviewServer:
+    return PreviewServer(behaviour=FAST)
+
+
+async def sign_in(server: PreviewServer, name: str = "ada") -> None:
+    status, _data, _headers = await server.request(
+        "POST", "api/auth/login", {"username": name, "password": "x"}
+    )
+    assert status == 200
+
+
+async def test_any_non_empty_name_signs_in_and_the_session_validates(server):
+    remembered = []
+    server.remember = remembered.append
+    status, data, headers = await server.request(
+        "POST", "api/auth/login", {"username": "  Designer ", "password": ""}
+    )
+    assert isinstance(api.login_event(status, data, 1, headers.get("Retry-After")), SignInSucceeded)
+    assert data["user"] == {"name": "Designer"} and remembered == ["Designer"]
+    status, data, _ = await server.request("GET", "api/auth/session")
+    event = api.validation_event(status, data, 1)
+    assert isinstance(event, ValidationSucceeded) and event.user.name == "Designer"
+
+
+async def test_an_empty_name_is_bad_input_and_nobody_is_signed_in(server):
+    status, data, _ = await server.request("POST", "api/auth/login", {"username": " "})
+    assert api.login_event(status, data, 1) == SignInFailed(1, Reason.BAD_INPUT)
+    assert (await server.request("GET", "api/auth/session"))[0] == 401
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (Answer.REJECT, SignInFailed(1, Reason.INVALID_CREDENTIALS)),
+        (Answer.THROTTLE, SignInFailed(1, Reason.THROTTLED, 30.0)),
+        (Answer.DOWN, SignInFailed(1, Reason.SERVER_UNREACHABLE)),
+    ],
+)
+async def test_sign_in_misbehaviours_map_to_the_real_reasons(server, answer, expected):
+    server.misbehave(login=answer)
+    status, data, headers = await server.request("POST", "api/auth/login", {"username": "ada"})
+    retry_after = headers.get("Retry-After") if headers is not None else None
+    assert api.login_event(status, data, 1, retry_after) == expected
+    assert server.user is None
+
+
+async def test_validation_misbehaviours(server):
+    await sign_in(server)
+    server.misbehave(validation=Answer.DOWN)
+    status, data, _ = await server.request("GET", "api/auth/session")
+    assert api.validation_event(status, data, 2) == ValidationFailed(2, server_error=False)
+    server.misbehave(validation=Answer.REJECT)
+    status, data, _ = await server.request("GET", "api/auth/session")
+    assert api.validation_event(status, data, 3) == ValidationRejected(3)
+
+
+async def test_a_hanging_request_waits_until_reset_then_fails_as_unreachable(server):
+    await sign_in(server)
+    server.misbehave(validation=Answer.HANG)
+    pending = asyncio.ensure_future(server.request("GET", "api/auth/session"))
+    await settle()
+    assert not pending.done()
+    server.reset(FAST)
+    assert await asyncio.wait_for(pending, 1) == (None, None, None)
+
+
+async def test_logout_ends_the_session_and_closes_its_sockets_with_4401(server):
+    await sign_in(server)
+    socket = server.open_socket("ws://x/api/ws?tab=t1")
+    recorder = Recorder(socket)
+    await settle()
+    assert (await server.request("POST", "api/auth/logout"))[0] == 204
+    await settle()
+    assert recorder.close_code == 4401 and server.user is None
+    assert (await server.request("GET", "api/auth/session"))[0] == 401
+
+
+async def test_a_socket_greets_acknowledges_and_streams_the_guides_reply(server):
+    await sign_in(server)
+    socket = server.open_socket("ws://x/api/ws?tab=t1")
+    recorder = Recorder(socket)
+    assert socket.readyState == socket.CONNECTING
+    await settle()
+    assert recorder.opened and recorder.types() == ["welcome", "history"]
+    socket.send(json.dumps({"type": "message", "id": "m1", "text": "hello there"}))
+    await settle(0.2)
+    conversation = Conversation()
+    for frame in recorder.frames:
+        conversation.apply(parse(json.dumps(frame)))
+    expected = guide.reply("hello there", guide.Facts("ada", 0, 0, 0, 1))
+    assert recorder.types()[2:4] == ["ack", "RUN_STARTED"]
+    assert recorder.types()[-1] == "RUN_FINISHED"
+    assert server.stats.content_frames == len(guide.chunks(expected, FAST.words_per_chunk)) > 1
+    reply = conversation.messages[-1]
+    assert (reply.role, reply.status, reply.text) == ("assistant", "done", expected)
+    assert [m["role"] for m in server.history] == ["user", "assistant"]
+
+
+async def test_a_resent_message_is_acknowledged_as_duplicate_and_answered_once(server):
+    await sign_in(server)
+    socket = server.open_socket("ws://x/api/ws?tab=t1")
+    recorder = Recorder(socket)
+    await settle()
+    frame = json.dumps({"type": "message", "id": "m1", "text": "once"})
+    socket.send(frame)
+    socket.send(frame)
+    await settle(0.2)
+    acks = [f for f in recorder.frames if f["type"] == "ack"]
+    assert [a["duplicate"] for a in acks] == [False, True]
+    assert recorder.types().count("RUN_STARTED") == 1
+
+
+async def test_pings_are_answered(server):
+    await sign_in(server)
+    socket = server.open_socket("ws://x/api/ws?tab=t1")
+    recorder = Recorder(socket)
+    await settle()
+    socket.send(json.dumps({"type": "ping", "id": 7}))
+    await settle()
+    assert recorder.frames[-1] == {"type": "pong", "id": 7}
+
+
+async def test_sending_while_connecting_raises_like_the_browser(server):
+    socket = server.open_socket("ws://x/api/ws?tab=t1")
+    with pytest.raises(RuntimeError):
+        socket.send("{}")
+
+
+async def test_without_a_session_the_socket_is_accepted_then_closed_4401(server):
+    recorder = Recorder(server.open_socket("ws://x/api/ws?tab=t1"))
+    await settle()
+    assert recorder.opened and recorder.close_code == 4401
+
+
+async def test_a_second_socket_of_the_same_tab_replaces_the_first_with_4409(server):
+    await sign_in(server)
+    first = Recorder(server.open_socket("ws://x/api/ws?tab=t1"))
+    await settle()
+    second = Recorder(server.open_socket("ws://x/api/ws?tab=t1"))
+    other_tab = Recorder(server.open_socket("ws://x/api/ws?tab=t2"))
+    await settle()
+    assert first.close_code == 4409
+    assert second.close_code is None and other_tab.close_code is None
+
+
+async def test_refused_and_hanging_handshakes(server):
+    await sign_in(server)
+    server.misbehave(sockets=Sockets.REFUSE)
+    refused = Recorder(server.open_socket("ws://x/api/ws?tab=t1"))
+    server.misbehave(sockets=Sockets.HANG)
+    hanging_socket = server.open_socket("ws://x/api/ws?tab=t2")
+    hanging = Recorder(hanging_socket)
+    await settle()
+    assert refused.close_code == 1006 and not refused.opened
+    assert hanging_socket.readyState == hanging_socket.CONNECTING and hanging.close_code is None
+
+
+async def test_server_levers_drop_expire_and_replace_history(server):
+    await sign_in(server)
+    recorder = Recorder(server.open_socket("ws://x/api/ws?tab=t1"))
+    await settle()
+    server.replace_history([{"id": f"h{i}", "role": "user", "text": "x"} for i in range(300)])
+    assert len(recorder.frames[-1]["messages"]) == 300
+    assert server.drop_sockets(1006) == 1
+    await settle()
+    assert recorder.close_code == 1006
+    recorder = Recorder(server.open_socket("ws://x/api/ws?tab=t1"))
+    await settle()
+    server.expire_session()
+    assert recorder.close_code == 4401 and server.user is None
+
+
+async def test_a_closed_socket_fires_close_once_with_the_pages_code(server):
+    await sign_in(server)
+    socket = server.open_socket("ws://x/api/ws?tab=t1")
+    recorder = Recorder(socket)
+    await settle()
+    socket.close(1000, "bye")
+    socket.close(1000, "again")
+    await settle()
+    assert recorder.close_code == 1000 and socket.readyState == socket.CLOSED
+    assert server.drop_sockets() == 0
