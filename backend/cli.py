@@ -44,6 +44,13 @@ def serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (0: any)")
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite database file")
     parser.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="serve the page from a static build (python -m backend.build) instead of the sources",
+    )
+    parser.add_argument(
         "--allowed-origin",
         action="append",
         default=[],
@@ -150,8 +157,12 @@ def serve(argv: list[str]) -> int:
     args = serve_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("aiohttp.access").disabled = True  # ours logs without query strings
+    if args.root is not None and not (args.root / "index.html").is_file():
+        print(f"server.py: {args.root} has no index.html; build it first", file=sys.stderr)
+        return 2
     try:
-        runtime.prepare(log=lambda line: logging.getLogger("pychat").info(line))
+        if args.root is None:  # a build carries its own runtime
+            runtime.prepare(log=lambda line: logging.getLogger("pychat").info(line))
     except FileNotFoundError:
         print(
             "server.py: node_modules is missing; run `make setup` (npm ci) first", file=sys.stderr
@@ -167,6 +178,7 @@ def serve(argv: list[str]) -> int:
     )
     port = sock.getsockname()[1]
     settings = Settings(
+        root=(args.root or Settings.root).resolve(),
         host=args.host,
         port=port,
         db_path=args.db,

@@ -178,8 +178,10 @@ class ChatPanel:
         root.appendChild(header)
 
         body = el("div", {"id": "chat-body", "class": "chat-body"})
+        # The log is the scrolling live region; the list inside keeps list semantics (role=log
+        # on the <ol> itself would leave its items outside any list, which axe flags).
         self.log = el(
-            "ol",
+            "div",
             {
                 "id": "chat-log",
                 "role": "log",
@@ -188,6 +190,8 @@ class ChatPanel:
                 "tabindex": "0",
             },
         )
+        self.list = el("ol", {"class": "chat-list"})
+        self.log.appendChild(self.list)
         body.appendChild(self.log)
         self.notice = el("p", {"id": "chat-notice", "class": "error", "role": "alert"})
         body.appendChild(self.notice)
@@ -304,7 +308,7 @@ class ChatPanel:
         for message in self.connection.conversation.messages:
             self.render_message(message)
         for message_id in wanted:  # put nodes in conversation order
-            self.log.appendChild(self.items[message_id])
+            self.list.appendChild(self.items[message_id])
 
     def render_message(self, message: Message) -> None:
         near_bottom = self.log.scrollHeight - self.log.scrollTop - self.log.clientHeight < 40
@@ -315,7 +319,7 @@ class ChatPanel:
             node.appendChild(el("p", {"class": "chat-text", "dir": "auto"}))
             node.appendChild(el("span", {"class": "chat-state"}))
             self.items[message.id] = node
-            self.log.appendChild(node)
+            self.list.appendChild(node)
         node.dataset.role = message.role
         node.dataset.status = message.status
         self._render_text(node.querySelector(".chat-text"), message)

@@ -44,6 +44,9 @@ HINT_KEY = "pychat.preview.hint"  # never the real app's key: a preview cannot c
 SESSION_KEY = "pychat.preview.session"  # who the simulated server has signed in (not a secret)
 PREVIEW_USER = "designer"
 AWAIT_TIMEOUT_S = 10.0
+# On small or zoomed screens the open toolbar would hide the page: it starts closed there and
+# closes again once a state is chosen.
+COMPACT = "(max-width: 40rem), (max-height: 30rem)"
 POLL_S = 0.05
 
 
@@ -85,6 +88,7 @@ class Toolbar:
             timer_scale=lambda: self.scale,
         )
         self.buttons: dict[str, Any] = {}
+        self.details: Any = None
         self.proxies: list[Any] = []  # page-lifetime listeners
         self.running: asyncio.Task | None = None
 
@@ -93,6 +97,7 @@ class Toolbar:
     def mount(self) -> None:
         body = js.document.body
         body.dataset.preview = "true"
+        body.dataset.previewState = ""
         banner = _make("div", None, id="preview-banner", class_="preview-banner", role="note")
         banner.appendChild(_make("strong", "Preview"))
         banner.appendChild(
@@ -102,8 +107,12 @@ class Toolbar:
         )
         nav = _make("nav", None, id="preview-toolbar", class_="preview-toolbar")
         nav.setAttribute("aria-label", "Preview states")
-        details = _make("details", None, open="")
-        details.appendChild(_make("summary", "Show a state"))
+        details = _make("details", None)
+        details.open = not js.window.matchMedia(COMPACT).matches
+        summary = _make("summary", "Show a state")
+        summary.appendChild(_make("span", "", id="preview-current", class_="preview-current"))
+        details.appendChild(summary)
+        self.details = details
         for index, group in enumerate(GROUPS):
             label_id = f"preview-group-{index}"
             box = _make("div", None, class_="preview-group", role="group")
@@ -142,6 +151,9 @@ class Toolbar:
             return
         if self.running is not None and not self.running.done():
             self.running.cancel()
+        _el("preview-current").textContent = f" · {state.label}"
+        if js.window.matchMedia(COMPACT).matches:
+            self.details.open = False
         self.running = asyncio.ensure_future(self.apply(state))
 
     async def apply(self, state: PreviewState) -> None:
@@ -208,7 +220,7 @@ class Toolbar:
                 "requests": self.server.stats.requests,
                 "sockets_opened": self.server.stats.sockets_opened,
                 "content_frames": self.server.stats.content_frames,
-                "state": str(js.document.body.dataset.previewState or ""),
+                "state": str(js.document.body.getAttribute("data-preview-state") or ""),
             }
         )
 

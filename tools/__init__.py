@@ -1,0 +1,1 @@
+"""Developer commands that are neither the server nor tests: screenshots, static serving."""
