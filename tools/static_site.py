@@ -18,9 +18,9 @@ from pathlib import Path
 @contextmanager
 def static_server(directory: Path) -> Iterator[str]:
     """Serve ``directory`` on a free loopback port; yields the origin (no trailing slash)."""
+    command = [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"]
     process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"]
-        + ["--directory", str(directory)],
+        [*command, "--directory", str(directory)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
