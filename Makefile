@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (see README):
 #   make run    install everything, then serve the app on http://127.0.0.1:8000 (SQLite under data/)
 #   make test   install everything (Debian's chromium too, when missing), then run all tests
+# Beside them: make dist / make dist-preview (a static build in dist/), make screens.
 # Both are idempotent: a second run only checks stamps.
 
 PYTHON ?= python3
@@ -9,7 +10,8 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test setup setup-test chromium unit e2e lint bench-page bench-server bench-storm clean
+.PHONY: run test setup setup-test chromium unit e2e lint bench-page bench-server bench-storm \
+	dist dist-preview screens clean
 
 run: setup
 	$(PY) server.py --host $(HOST) --port $(PORT) --db data/pychat.db --demo
@@ -26,6 +28,18 @@ e2e: setup-test
 
 lint: setup-test
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+# A static build for any static host (relative URLs): the app, ?preview=1 for preview mode.
+dist: setup
+	$(PY) -m backend.build --out dist
+
+# The same, in preview mode by default (?preview=0 for the app): for designers.
+dist-preview: setup
+	$(PY) -m backend.build --out dist --preview
+
+# docs/screens/<state>.png for every UI state, from a preview build on a static server.
+screens: setup-test
+	$(PY) -m tools.screens
 
 bench-page: setup-test
 	$(PY) bench/page_load.py
