@@ -44,6 +44,7 @@ EXTRA_CHECKS = {
     "throttled": "#login-error:has-text('Try again in')",
     "unreachable": "#unreachable-view:not([hidden]) #retry-countdown:has-text('Retrying')",
     "session-expired": "#login-notice:not(:empty)",
+    "open": ".chat-empty:visible",  # nothing said yet: the log says so
     "reconnecting": "#chat-status:has-text('Reconnecting in')",
     "offline": "#chat-status:has-text('offline')",
     "degraded": "#chat-status:has-text('hard to reach')",
@@ -186,6 +187,7 @@ def test_hundreds_of_messages_are_all_in_the_log(desktop):
     page, _watch = desktop
     show(page, STATES["many-messages"])
     assert page.locator("#chat-log .chat-message").count() == 300
+    assert not page.locator(".chat-empty").is_visible()
 
 
 @pytest.mark.parametrize(

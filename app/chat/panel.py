@@ -192,6 +192,9 @@ class ChatPanel:
         )
         self.list = el("ol", {"class": "chat-list"})
         self.log.appendChild(self.list)
+        self.log.appendChild(  # shown by CSS only while the list is empty
+            el("p", {"class": "chat-empty"}, "No messages yet. Say hello, or type /help.")
+        )
         body.appendChild(self.log)
         self.notice = el("p", {"id": "chat-notice", "class": "error", "role": "alert"})
         body.appendChild(self.notice)
