@@ -1,8 +1,9 @@
 """The app factory: everything the server does, assembled from one :class:`Settings`.
 
 Tests build the app in-process with a fake clock and serve it on a real loopback socket;
-``server.py`` builds the same app and runs it.  The web stack (aiohttp) stays behind this
-function, so it can change without touching callers.
+``server.py`` builds the same app and runs it.  Storage is the embedded SQLite database, or
+Redis when ``settings.redis_url`` is set (see :mod:`backend.storage`).  The web stack
+(aiohttp) stays behind this function, so it can change without touching callers.
 """
 
 from __future__ import annotations
@@ -13,30 +14,35 @@ import sqlite3
 
 from aiohttp import web
 
-from backend import auth, static, websocket, wheels
+from backend import auth, static, storage, websocket, wheels
 from backend.agent import Agent, GuideAgent
 from backend.config import Settings
 from backend.db import Checkpointer, connect
-from backend.keys import DB, SETTINGS
+from backend.keys import DB, HUB, SETTINGS, STORAGE
 from backend.middleware import add_security_headers, log_and_map_errors, origin_guard
 from backend.passwords import PasswordChecker
-from backend.sessions import SessionStore
-from backend.throttle import LoginThrottle
-from backend.users import UserStore
 
 PURGE_EVERY = 300.0
 
 
 async def health(request: web.Request) -> web.Response:
-    request.app[DB].execute("SELECT 1").fetchone()
-    return web.json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})
+    """200 while the process serves (a proxy keeps routing the page and the static files to
+    it); ``storage`` says whether sign-in and sockets work right now."""
+    app = request.app
+    body = {
+        "status": "ok",
+        "storage": "ok" if await app[STORAGE].health() else "unavailable",
+        "sockets": app[HUB].count(),
+    }
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
 async def _purge_expired_sessions(app: web.Application):
     async def loop() -> None:
         while True:
             await asyncio.sleep(PURGE_EVERY)
-            app[auth.SESSIONS].purge_expired()
+            with contextlib.suppress(storage.StorageUnavailable):
+                await app[STORAGE].sessions.purge_expired()
 
     task = asyncio.create_task(loop())
     yield
@@ -46,6 +52,9 @@ async def _purge_expired_sessions(app: web.Application):
 
 
 async def _checkpoints(app: web.Application):
+    if DB not in app:  # shared storage: no database file here
+        yield
+        return
     checkpointer = Checkpointer(app[SETTINGS].db_path, app[DB])
     checkpointer.start()
     yield
@@ -60,18 +69,19 @@ def create_app(
         client_max_size=64 * 1024,
     )
     app[SETTINGS] = settings
-    app[DB] = db if db is not None else connect(settings.db_path)
-    app[auth.USERS] = UserStore(app[DB], settings.clock)
-    app[auth.SESSIONS] = SessionStore(
-        app[DB], settings.clock, settings.idle_timeout, settings.absolute_timeout
-    )
-    app[auth.THROTTLE] = LoginThrottle(settings, settings.clock)
+    if settings.redis_url:
+        from backend.redis_storage import shared
+
+        app[STORAGE] = shared(settings.redis_url, settings)
+    else:
+        app[DB] = db if db is not None else connect(settings.db_path)
+        app[STORAGE] = storage.embedded(app[DB], settings)
     app[auth.CHECKER] = PasswordChecker(settings.max_concurrent_hashes, settings.max_waiting_hashes)
     app[auth.SECURE] = settings.secure_cookies
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_purge_expired_sessions)
     app.cleanup_ctx.append(_checkpoints)
-    app.on_cleanup.append(_close_db)
+    app.on_cleanup.append(_close_storage)
     app.router.add_get("/api/health", health)
     auth.add_routes(app)
     websocket.setup(app, settings, agent or GuideAgent())
@@ -80,5 +90,7 @@ def create_app(
     return app
 
 
-async def _close_db(app: web.Application) -> None:
-    app[DB].close()
+async def _close_storage(app: web.Application) -> None:
+    await app[STORAGE].close()
+    if DB in app:
+        app[DB].close()

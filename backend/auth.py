@@ -13,20 +13,15 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from backend.errors import json_error
-from backend.keys import HUB
+from backend.keys import HUB, STORAGE
 from backend.middleware import client_address
 from backend.passwords import Busy, PasswordChecker
-from backend.sessions import Session, SessionStore
-from backend.throttle import LoginThrottle
-from backend.users import UserStore
+from backend.sessions import Session
 
 COOKIE_NAME = "pychat_sid"
 MAX_BODY = 4096
 MAX_FIELD = 256
 
-USERS = web.AppKey("users", UserStore)
-SESSIONS = web.AppKey("sessions", SessionStore)
-THROTTLE = web.AppKey("throttle", LoginThrottle)
 CHECKER = web.AppKey("password_checker", PasswordChecker)
 SECURE = web.AppKey("secure_cookies", bool)
 
@@ -106,9 +101,9 @@ async def login(request: web.Request) -> web.Response:
         username, password = await read_credentials(request)
     except BadInput as exc:
         return json_error(exc.status, "bad_request", str(exc))
-    throttle = request.app[THROTTLE]
+    storage = request.app[STORAGE]
     account, address = username.lower(), client_address(request)
-    wait = throttle.check(account, address)
+    wait = await storage.throttle.check(account, address)
     if wait is not None:
         return json_error(
             429,
@@ -116,25 +111,25 @@ async def login(request: web.Request) -> web.Response:
             f"Too many sign-in attempts. Try again in {wait} seconds.",
             headers={"Retry-After": str(wait)},
         )
-    user = request.app[USERS].by_name(username)
+    user = await storage.users.by_name(username)
     try:
         ok = await request.app[CHECKER].verify(user.password_hash if user else None, password)
     except Busy:
         return json_error(
             503, "busy", "The server is busy. Try again in a moment.", {"Retry-After": "1"}
         )
-    throttle.record(account, address, success=ok)
+    await storage.throttle.record(account, address, success=ok)
     if not ok or user is None:
         return json_error(401, "invalid_credentials", "Wrong user name or password.")
-    token, session = request.app[SESSIONS].create(user.id)
+    token, session = await storage.sessions.create(user.id, user.name)
     response = web.json_response(session_body(session), headers=NO_STORE)
-    max_age = session.expires_at - request.app[SESSIONS].now()
+    max_age = session.expires_at - storage.sessions.now()
     set_session_cookie(response, request, token, max_age)
     return response
 
 
 async def current_session(request: web.Request) -> web.Response:
-    session = request.app[SESSIONS].validate(request_token(request))
+    session = await request.app[STORAGE].sessions.validate(request_token(request))
     if session is None:
         response = json_error(401, "not_signed_in", "Not signed in.", headers=NO_STORE)
         if COOKIE_NAME in request.cookies:
@@ -144,9 +139,9 @@ async def current_session(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    session = request.app[SESSIONS].revoke(request_token(request))
-    if session is not None:
-        await request.app[HUB].close_session(session.token_hash, 4401, "signed out")
+    session = await request.app[STORAGE].sessions.revoke(request_token(request))
+    if session is not None:  # every replica closes its sockets of this session
+        await request.app[HUB].end_session(session.token_hash, 4401, "signed out")
     response = web.Response(status=204, headers=NO_STORE)
     clear_session_cookie(response, request)
     return response

@@ -8,21 +8,24 @@ python server.py adduser NAME --password-stdin [--db PATH]     ... reading the p
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import logging
 import secrets
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from backend import runtime
+from backend import runtime, storage
 from backend.agent import AGENTS
 from backend.app import create_app
 from backend.config import ROOT, Settings
 from backend.db import connect
-from backend.users import InvalidUser, UserStore
+from backend.storage import Users
+from backend.users import InvalidUser
 
 DEFAULT_DB = ROOT / "data" / "pychat.db"
 LISTEN_BACKLOG = 2048  # aiohttp's default of 128 drops connections in a reconnect storm
@@ -49,6 +52,19 @@ def serve_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DIR",
         help="serve the page from a static build (python -m backend.build) instead of the sources",
+    )
+    parser.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="keep users, sessions and history in Redis (redis://…) so several replicas share "
+        "them; without it, the embedded SQLite database --db",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="a reverse proxy whose X-Forwarded-For is believed (repeatable), e.g. 127.0.0.1",
     )
     parser.add_argument(
         "--allowed-origin",
@@ -106,31 +122,59 @@ def adduser_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     parser.add_argument("--db", type=Path, default=DEFAULT_DB)
+    parser.add_argument("--redis-url", metavar="URL", help="create the user in shared storage")
     return parser
+
+
+def open_users(db: Path, redis_url: str | None) -> tuple[Users, Callable[[], Awaitable[None]]]:
+    """The user store the server would use with these options, and how to close it."""
+    settings = Settings(db_path=db, redis_url=redis_url)
+    if redis_url:
+        from backend.redis_storage import shared
+
+        store = shared(redis_url, settings)
+    else:
+        store = storage.embedded(connect(db), settings)
+    return store.users, store.close
 
 
 def adduser(argv: list[str]) -> int:
     args = adduser_parser().parse_args(argv)
     password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else args.password
-    store = UserStore(connect(args.db), Settings().clock)
-    try:
-        store.add(args.name, password)
-    except InvalidUser as exc:
-        print(f"adduser: {exc}", file=sys.stderr)
-        return 2
-    print(f"created user {args.name!r} in {args.db}")
-    return 0
+
+    async def add() -> int:
+        users, close = open_users(args.db, args.redis_url)
+        try:
+            await users.add(args.name, password)
+        except InvalidUser as exc:
+            print(f"adduser: {exc}", file=sys.stderr)
+            return 2
+        except storage.StorageUnavailable as exc:
+            print(f"adduser: the storage is unavailable ({exc})", file=sys.stderr)
+            return 1
+        finally:
+            await close()
+        print(f"created user {args.name!r} in {args.redis_url or args.db}")
+        return 0
+
+    return asyncio.run(add())
 
 
 def ensure_demo_account(db_path: Path) -> None:
-    store = UserStore(connect(db_path), Settings().clock)
+    asyncio.run(_ensure_demo_account(db_path))
+
+
+async def _ensure_demo_account(db_path: Path) -> None:
+    users, close = open_users(db_path, None)
     secret_file = db_path.parent / "demo-password.txt"
-    if store.count() == 0:
+    if await users.count() == 0:
         password = secrets.token_urlsafe(9)
-        store.add("demo", password)
+        await users.add("demo", password)
         secret_file.write_text(password + "\n")
         secret_file.chmod(0o600)
-    if store.by_name("demo") is not None and secret_file.exists():
+    demo = await users.by_name("demo")
+    await close()
+    if demo is not None and secret_file.exists():
         print(
             f"Sign in as 'demo' with the password {secret_file.read_text().strip()!r} "
             f"(kept in {secret_file})."
@@ -168,7 +212,7 @@ def serve(argv: list[str]) -> int:
             "server.py: node_modules is missing; run `make setup` (npm ci) first", file=sys.stderr
         )
         return 2
-    if args.demo:
+    if args.demo and not args.redis_url:
         ensure_demo_account(args.db)
     sock = socket.create_server(
         (args.host, args.port),
@@ -189,9 +233,12 @@ def serve(argv: list[str]) -> int:
         address_attempts=args.login_attempts_per_address,
         ws_rate_per_minute=args.ws_messages_per_minute,
         ws_handshakes_per_second=args.max_handshakes_per_second,
+        redis_url=args.redis_url,
+        trusted_proxies=frozenset(args.trusted_proxy),
     )
     shown = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"Serving PyChat on http://{shown}:{port}/ (database {args.db})", flush=True)
+    where = f"Redis {args.redis_url}" if args.redis_url else f"database {args.db}"
+    print(f"Serving PyChat on http://{shown}:{port}/ ({where})", flush=True)
     app = create_app(settings, agent=AGENTS[args.agent]())
     tune_garbage_collector()
     web.run_app(

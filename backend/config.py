@@ -42,6 +42,10 @@ class Settings:
     # Beyond it, HTTP 503 before the upgrade; clients back off with jitter, so a reconnect
     # storm after a restart or crash is spread over seconds instead of landing in one.
     ws_handshakes_per_second: float = 170.0
+    # Shared storage for several replicas (None: the embedded SQLite database).
+    redis_url: str | None = None
+    # Proxies whose X-Forwarded-For names the real client (throttling is per client address).
+    trusted_proxies: frozenset[str] = frozenset()
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     @property

@@ -43,7 +43,7 @@ class HistoryStore:
         self._clock = clock
         db.executescript(SCHEMA)
 
-    def add(self, user_id: int, message_id: str, role: str, text: str) -> ChatMessage | None:
+    async def add(self, user_id: int, message_id: str, role: str, text: str) -> ChatMessage | None:
         """Store a message; ``None`` if this user already has one with that id."""
         now = self._clock()
         try:
@@ -55,7 +55,7 @@ class HistoryStore:
             return None
         return ChatMessage(message_id, role, text, now)
 
-    def recent(self, user_id: int, limit: int = 100) -> list[ChatMessage]:
+    async def recent(self, user_id: int, limit: int = 100) -> list[ChatMessage]:
         rows = self._db.execute(
             "SELECT id, role, text, created_at FROM messages WHERE user_id = ?"
             " ORDER BY seq DESC LIMIT ?",

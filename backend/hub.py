@@ -5,6 +5,9 @@
 * Signing out, revoking or expiring a session closes every socket of it with 4401.
 * Shutting down closes every socket with 1012 so clients spread their reconnects.
 
+The rules hold across replicas: who holds which tab is kept in the storage's
+:class:`~backend.storage.Presence`, and closes that concern sockets on other replicas travel
+as :class:`~backend.storage.Signals` (in-process when embedded, Redis pub/sub when shared).
 Expiry is found by a sweep twice a second that compares in-memory deadlines (cheap floats)
 and asks the session store only about sessions whose deadline has passed.
 """
@@ -14,15 +17,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from backend.storage import (
+    Claim,
+    Presence,
+    SessionClosed,
+    Signal,
+    Signals,
+    StorageUnavailable,
+    TabClaimed,
+)
+
 log = logging.getLogger("pychat.ws")
 
 MAX_PER_SESSION = 5
 SWEEP_EVERY = 0.5
+REFRESH_EVERY = 10.0  # seconds between presence refreshes (shared storage forgets after 30)
 
 
 @dataclass(eq=False, slots=True)
@@ -36,6 +51,7 @@ class Connection:
     deadline: float  # when the session expires unless it slides (idle) first
     expires_at: float = 0.0  # the session's absolute expiry
     last_touch: float = 0.0  # when this socket last slid the session (coalesced writes)
+    owner: str = ""  # unique across replicas: "<replica>:<random>"
     closing: bool = field(default=False)
 
     async def send(self, frame: str) -> bool:
@@ -57,34 +73,51 @@ class Connection:
 
 class Hub:
     def __init__(
-        self, session_alive: Callable[[bytes], float | None], clock: Callable[[], float]
+        self,
+        session_alive: Callable[[bytes], object],
+        clock: Callable[[], float],
+        presence: Presence,
+        signals: Signals,
+        replica: str | None = None,
     ) -> None:
-        """``session_alive(hash)`` returns the session's current deadline, or ``None``."""
+        """``session_alive(hash)`` is awaited for the session's current deadline, or ``None``."""
         self._sessions: dict[bytes, dict[str, Connection]] = {}
         self._session_alive = session_alive
         self._clock = clock
+        self._presence = presence
+        self._signals = signals
+        self.replica = replica or uuid.uuid4().hex[:12]
         self._sweeper: asyncio.Task | None = None
+        signals.subscribe(self._on_signal)
+
+    def new_owner(self) -> str:
+        return f"{self.replica}:{uuid.uuid4().hex}"
 
     # -------------------------------------------------------------- membership
 
-    def register(self, conn: Connection) -> Connection | str | None:
-        """Add ``conn``.  Returns the connection it replaces (to close with 4409), ``None``,
-        or ``"full"`` when the session already has its maximum of sockets."""
+    async def register(self, conn: Connection) -> bool:
+        """Add ``conn``; ``False`` when its session already has its maximum of sockets.  A
+        socket it replaces, here or on another replica, is closed with 4409."""
+        claim = await self._presence.claim(conn.session_hash, conn.tab, conn.owner, MAX_PER_SESSION)
+        if claim is Claim.FULL:
+            return False
         tabs = self._sessions.setdefault(conn.session_hash, {})
         replaced = tabs.get(conn.tab)
-        if replaced is None and len(tabs) >= MAX_PER_SESSION:
-            if not tabs:
-                del self._sessions[conn.session_hash]
-            return "full"
         tabs[conn.tab] = conn
-        return replaced
+        if replaced is not None and replaced is not conn:
+            await replaced.close(4409, "replaced by a newer connection")
+        if claim is Claim.REPLACED:
+            await self._signals.publish(TabClaimed(conn.session_hash, conn.tab, conn.owner))
+        return True
 
-    def unregister(self, conn: Connection) -> None:
+    async def unregister(self, conn: Connection) -> None:
         tabs = self._sessions.get(conn.session_hash)
         if tabs is not None and tabs.get(conn.tab) is conn:
             del tabs[conn.tab]
             if not tabs:
                 del self._sessions[conn.session_hash]
+        with contextlib.suppress(StorageUnavailable):  # shared presence forgets it in 30 s
+            await self._presence.release(conn.session_hash, conn.tab, conn.owner)
 
     def current(self, session_hash: bytes, tab: str) -> Connection | None:
         return self._sessions.get(session_hash, {}).get(tab)
@@ -100,9 +133,18 @@ class Hub:
 
     # -------------------------------------------------------------- closing
 
+    async def end_session(
+        self, session_hash: bytes, code: int = 4401, reason: str = "signed out"
+    ) -> int:
+        """Close every socket of the session on every replica; returns how many were here."""
+        closed = await self.close_session(session_hash, code, reason)
+        await self._signals.publish(SessionClosed(session_hash, code, reason))
+        return closed
+
     async def close_session(
         self, session_hash: bytes, code: int = 4401, reason: str = "signed out"
     ) -> int:
+        """Close this replica's sockets of the session."""
         conns = list(self._sessions.pop(session_hash, {}).values())
         await asyncio.gather(*(c.close(code, reason) for c in conns))
         return len(conns)
@@ -112,28 +154,60 @@ class Hub:
         self._sessions.clear()
         await asyncio.gather(*(c.close(code, reason) for c in conns))
 
+    async def _on_signal(self, signal: Signal) -> None:
+        match signal:
+            case SessionClosed(session=session, code=code, reason=reason):
+                await self.close_session(session, code, reason)
+            case TabClaimed(session=session, tab=tab, owner=owner):
+                conn = self.current(session, tab)
+                if conn is not None and conn.owner != owner:
+                    del self._sessions[session][tab]
+                    if not self._sessions[session]:
+                        del self._sessions[session]
+                    await conn.close(4409, "replaced by a newer connection")
+
     async def sweep(self) -> None:
         now = self._clock()
         for session_hash, tabs in list(self._sessions.items()):
             if not tabs or min(c.deadline for c in tabs.values()) > now:
                 continue
-            deadline = self._session_alive(session_hash)
+            try:
+                deadline = await self._session_alive(session_hash)  # type: ignore[misc]
+            except StorageUnavailable:
+                return  # unknown is not expired: look again on the next sweep
             if deadline is None:
                 await self.close_session(session_hash, 4401, "session expired")
             else:
-                self.touch(session_hash, deadline)
+                self.touch(session_hash, deadline)  # type: ignore[arg-type]
+
+    async def refresh(self) -> None:
+        held = [
+            (conn.session_hash, conn.tab, conn.owner)
+            for tabs in self._sessions.values()
+            for conn in tabs.values()
+        ]
+        await self._presence.refresh(held)
 
     async def run_sweeper(self, app: web.Application):
         async def loop() -> None:
+            sweeps_per_refresh = int(REFRESH_EVERY / SWEEP_EVERY)
+            count = 0
             while True:
                 await asyncio.sleep(SWEEP_EVERY)
+                count += 1
                 try:
                     await self.sweep()
+                    if count % sweeps_per_refresh == 0:
+                        await self.refresh()
+                except StorageUnavailable:
+                    pass  # the storage is back soon; sockets stay as they are meanwhile
                 except Exception:  # the sweeper must never die
                     log.exception("session sweep failed")
 
+        await self._signals.start()
         self._sweeper = asyncio.create_task(loop())
         yield
         self._sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._sweeper
+        await self._signals.stop()

@@ -2,8 +2,9 @@
 
 * One log line per request: address, method, path (never the query string), status, time.
   No header, cookie or body is ever logged.
-* Any exception becomes a JSON error: aiohttp's HTTP errors keep their status, anything else is
-  a 500 with no traceback in the response (the traceback goes to the server log).
+* Any exception becomes a JSON error: aiohttp's HTTP errors keep their status, an unreachable
+  storage is a 503 with ``Retry-After``, anything else is a 500 with no traceback in the
+  response (the traceback goes to the server log).
 * State-changing requests whose ``Origin`` (or ``Sec-Fetch-Site``) says another site sent them
   are refused with 403 before any handler runs.
 * Security headers are added to every response, including errors and files.
@@ -18,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from backend.errors import json_error
+from backend.keys import SETTINGS
+from backend.storage import StorageUnavailable
 
 access_log = logging.getLogger("pychat.access")
 error_log = logging.getLogger("pychat.error")
@@ -61,7 +64,18 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
 
 
 def client_address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The client's address: the peer, or, when the peer is a trusted proxy, the last address
+    in ``X-Forwarded-For`` that is not one (what the proxy saw; earlier entries are the
+    client's own claims)."""
+    remote = request.remote or "unknown"
+    trusted = request.app[SETTINGS].trusted_proxies
+    if remote not in trusted:
+        return remote
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+    for address in reversed(forwarded):
+        if address and address not in trusted:
+            return address
+    return remote
 
 
 @web.middleware
@@ -78,6 +92,15 @@ async def log_and_map_errors(request: web.Request, handler: Handler) -> web.Stre
             raise
         code = exc.reason.lower().replace(" ", "_")
         return json_error(exc.status, code, exc.reason, headers=_kept_headers(exc))
+    except StorageUnavailable as exc:  # fail closed: nothing was half-done, try again later
+        status = 503
+        error_log.warning("storage unavailable in %s %s: %s", request.method, request.path, exc)
+        return json_error(
+            503,
+            "storage_unavailable",
+            "The service is temporarily unavailable. Try again in a few seconds.",
+            headers={"Retry-After": "2"},
+        )
     except Exception:
         error_log.exception("unhandled error in %s %s", request.method, request.path)
         return json_error(500, "internal", "Something went wrong on the server.")

@@ -3,7 +3,8 @@
 A token is 256 random bits from :mod:`secrets`.  Sessions slide: each use pushes the idle
 deadline forward (written at most once a minute), but never past the absolute expiry fixed at
 sign-in.  A stolen database therefore yields no usable credential, and a stolen cookie dies at
-the absolute expiry whatever its holder does.
+the absolute expiry whatever its holder does.  This is the embedded implementation of
+:class:`backend.storage.Sessions`; :mod:`backend.redis_storage` has the shared one.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class SessionStore:
     def now(self) -> float:
         return self._clock()
 
-    def create(self, user_id: int) -> tuple[str, Session]:
+    async def create(self, user_id: int, user_name: str) -> tuple[str, Session]:
         token = new_token()
         now = self._clock()
         expires_at = now + self.absolute_timeout
@@ -61,14 +62,14 @@ class SessionStore:
         )
         return token, self._lookup(token_hash(token), now)  # type: ignore[return-value]
 
-    def validate(self, token: str | None) -> Session | None:
+    async def validate(self, token: str | None) -> Session | None:
         """The live session for ``token``, sliding its idle deadline; ``None`` if it is
         unknown, idle too long, past its absolute expiry or revoked."""
         if not token or len(token) > 128:
             return None
-        return self.validate_hash(token_hash(token))
+        return await self.validate_hash(token_hash(token))
 
-    def validate_hash(self, digest: bytes) -> Session | None:
+    async def validate_hash(self, digest: bytes) -> Session | None:
         """Like :meth:`validate` for a session known by its hash (a live socket's)."""
         now = self._clock()
         session = self._lookup(digest, now)
@@ -82,12 +83,12 @@ class SessionStore:
             session = self._lookup(digest, now)
         return session
 
-    def deadline(self, digest: bytes) -> float | None:
+    async def deadline(self, digest: bytes) -> float | None:
         """When the session ends if nobody uses it, or ``None`` if it already has (no touch)."""
         session = self._lookup(digest, self._clock())
         return None if session is None else session.idle_expires_at
 
-    def revoke(self, token: str | None) -> Session | None:
+    async def revoke(self, token: str | None) -> Session | None:
         if not token or len(token) > 128:
             return None
         digest = token_hash(token)
@@ -95,7 +96,7 @@ class SessionStore:
         self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
         return session
 
-    def purge_expired(self) -> int:
+    async def purge_expired(self) -> int:
         now = self._clock()
         cursor = self._db.execute(
             "DELETE FROM sessions WHERE expires_at <= ? OR last_seen + ? <= ?",

@@ -1,7 +1,7 @@
 """Login throttling: sliding windows per account (failures) and per client address (attempts).
 
-In memory, which is right for the single embedded process; the multi-replica setup swaps in a
-shared implementation behind the same two methods.
+In memory, which is right for the single embedded process; the multi-replica setup swaps in
+:class:`backend.redis_storage.RedisThrottle` behind the same two methods.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class LoginThrottle:
         self.accounts = SlidingWindow(settings.account_failures, settings.account_window, clock)
         self.addresses = SlidingWindow(settings.address_attempts, settings.address_window, clock)
 
-    def check(self, account: str, address: str) -> int | None:
+    async def check(self, account: str, address: str) -> int | None:
         """Seconds to wait before this attempt may run, or ``None``."""
         waits = [
             w
@@ -57,7 +57,7 @@ class LoginThrottle:
         ]
         return max(waits) if waits else None
 
-    def record(self, account: str, address: str, success: bool) -> None:
+    async def record(self, account: str, address: str, success: bool) -> None:
         self.addresses.hit(address)
         if success:
             self.accounts.clear(account)

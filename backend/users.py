@@ -1,4 +1,5 @@
-"""User accounts: names and argon2id hashes in the users table."""
+"""User accounts: names and argon2id hashes in the users table (the embedded implementation
+of :class:`backend.storage.Users`; :mod:`backend.redis_storage` has the shared one)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ class InvalidUser(ValueError):
     """The name or password does not meet the rules; the message says which and why."""
 
 
+def check_new_user(name: str, password: str) -> None:
+    """The rules for a new account, the same for every storage."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise InvalidUser(
+            "user names are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidUser(f"passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters long")
+
+
 @dataclass(frozen=True)
 class UserRecord:
     id: int
@@ -29,14 +40,8 @@ class UserStore:
         self._db = db
         self._clock = clock
 
-    def add(self, name: str, password: str) -> UserRecord:
-        if not NAME_PATTERN.fullmatch(name):
-            raise InvalidUser(
-                "user names are 1-64 letters, digits, '.', '_' or '-', starting with a letter "
-                "or digit"
-            )
-        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-            raise InvalidUser(f"passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters long")
+    async def add(self, name: str, password: str) -> UserRecord:
+        check_new_user(name, password)
         try:
             cursor = self._db.execute(
                 "INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?)",
@@ -44,26 +49,19 @@ class UserStore:
             )
         except sqlite3.IntegrityError:
             raise InvalidUser(f"a user called {name!r} already exists") from None
-        return self.by_id(int(cursor.lastrowid))  # type: ignore[arg-type]
+        return self._by_id(int(cursor.lastrowid))  # type: ignore[arg-type]
 
-    def set_password(self, name: str, password: str) -> None:
-        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-            raise InvalidUser(f"passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters long")
-        self._db.execute(
-            "UPDATE users SET password_hash = ? WHERE name = ?", (hash_password(password), name)
-        )
-
-    def by_name(self, name: str) -> UserRecord | None:
+    async def by_name(self, name: str) -> UserRecord | None:
         row = self._db.execute(
             "SELECT id, name, password_hash FROM users WHERE name = ?", (name,)
         ).fetchone()
         return UserRecord(*row) if row else None
 
-    def by_id(self, user_id: int) -> UserRecord:
+    def _by_id(self, user_id: int) -> UserRecord:
         row = self._db.execute(
             "SELECT id, name, password_hash FROM users WHERE id = ?", (user_id,)
         ).fetchone()
         return UserRecord(*row)
 
-    def count(self) -> int:
+    async def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM users").fetchone()[0])

@@ -8,7 +8,12 @@ Order of checks on a new connection, each with the answer a browser can see:
 2. Upgrade (no compression, 64 KiB frames, protocol pings every ``ws_heartbeat`` seconds).
 3. Session from the cookie (or ``Authorization: Bearer``; never the query string), else
    accept-and-close 4401, because a browser cannot read the status of a refused handshake.
-4. One socket per tab (the older one gets 4409), at most five per session (4429).
+4. One socket per tab (the older one gets 4409), at most five per session (4429), across
+   every replica (see :mod:`backend.hub`).
+
+If the storage cannot be reached (shared storage down), the socket closes with 1013 "try again
+later" at any of these steps or when a message cannot be stored; the client keeps what it had
+not got acknowledged and retries with backoff.
 
 Then ``welcome`` and ``history`` frames, and the receive loop: every frame is rate limited,
 parsed strictly and answered; a chat message is acknowledged by id, stored once and answered
@@ -28,19 +33,18 @@ from aiohttp import WSMsgType, web
 from backend import auth
 from backend.agent import Agent, AgentContext, event_frame
 from backend.errors import json_error
-from backend.history import HistoryStore
 from backend.hub import Connection, Hub
-from backend.keys import DB, HUB, SETTINGS
+from backend.keys import HUB, SETTINGS, STORAGE
 from backend.protocol import ID_PATTERN, ChatText, Ping, ProtocolError, dumps, parse_client_frame
 from backend.ratelimit import TokenBucket, WindowCounter
 from backend.sessions import TOUCH_EVERY
+from backend.storage import StorageUnavailable
 
 log = logging.getLogger("pychat.ws")
 
 MAX_FRAME = 64 * 1024
 HISTORY_LIMIT = 100
 
-HISTORY = web.AppKey("history", HistoryStore)
 AGENT = web.AppKey("agent", Agent)
 ORIGINS = web.AppKey("ws_origins", frozenset)
 TASKS = web.AppKey("agent_tasks", set)
@@ -83,11 +87,22 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         return json_error(400, "not_websocket", "This endpoint speaks WebSocket only.")
     await ws.prepare(request)
+    try:
+        await _serve(request, ws)
+    except StorageUnavailable:
+        log.warning("storage unavailable: socket closed with 1013")
+        await ws.close(code=1013, message=b"storage unavailable, try again later")
+    return ws
 
-    session = app[auth.SESSIONS].validate(auth.request_token(request))
+
+async def _serve(request: web.Request, ws: web.WebSocketResponse) -> None:
+    app = request.app
+    settings = app[SETTINGS]
+    storage = app[STORAGE]
+    session = await storage.sessions.validate(auth.request_token(request))
     if session is None:
         await ws.close(code=4401, message=b"not signed in")
-        return ws
+        return
     tab = request.query.get("tab", "")
     if not ID_PATTERN.fullmatch(tab):
         tab = uuid.uuid4().hex
@@ -104,12 +119,10 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
         last_touch=now,
     )
     hub = app[HUB]
-    outcome = hub.register(conn)
-    if outcome == "full":
+    conn.owner = hub.new_owner()
+    if not await hub.register(conn):
         await ws.close(code=4429, message=b"too many connections for this session")
-        return ws
-    if isinstance(outcome, Connection):
-        await outcome.close(4409, "replaced by a newer connection")
+        return
     try:
         await conn.send(
             dumps(
@@ -121,13 +134,12 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
                 }
             )
         )
-        history = [m.wire() for m in app[HISTORY].recent(session.user_id, HISTORY_LIMIT)]
-        await conn.send(dumps({"type": "history", "messages": history}))
-        del history, session  # nothing of the greeting stays alive with an idle socket
+        recent = await storage.history.recent(session.user_id, HISTORY_LIMIT)
+        await conn.send(dumps({"type": "history", "messages": [m.wire() for m in recent]}))
+        del recent, session  # nothing of the greeting stays alive with an idle socket
         await _receive(request, conn, Limits(settings))
     finally:
-        hub.unregister(conn)
-    return ws
+        await hub.unregister(conn)
 
 
 async def _receive(request: web.Request, conn: Connection, limits: Limits) -> None:
@@ -162,14 +174,17 @@ async def _handle(request: web.Request, conn: Connection, frame: ChatText | Ping
         await conn.send(dumps({"type": "pong", "id": frame.id}))
         return
     now = app[SETTINGS].clock()
+    storage = app[STORAGE]
     if now - conn.last_touch >= TOUCH_EVERY:  # a message is activity: slide the session
-        session = app[auth.SESSIONS].validate_hash(conn.session_hash)
+        session = await storage.sessions.validate_hash(conn.session_hash)
         if session is None:
             await app[HUB].close_session(conn.session_hash, 4401, "session expired")
             return
         conn.last_touch, conn.expires_at = now, session.expires_at
         app[HUB].touch(conn.session_hash, session.idle_expires_at)
-    stored = app[HISTORY].add(conn.user_id, frame.id, "user", frame.text)
+    # Not acknowledged unless stored: if this raises, the socket closes with 1013 and the
+    # client resends the message after reconnecting.
+    stored = await storage.history.add(conn.user_id, frame.id, "user", frame.text)
     await conn.send(dumps({"type": "ack", "id": frame.id, "duplicate": stored is None}))
     if stored is not None:
         task = asyncio.create_task(_answer(app, conn, conn.expires_at, frame.id))
@@ -187,7 +202,7 @@ async def _answer(
     async with lock:
         settings = app[SETTINGS]
         hub = app[HUB]
-        history = app[HISTORY]
+        history = app[STORAGE].history
         run_id = uuid.uuid4().hex
         context = AgentContext(
             user=origin.user_name,
@@ -200,7 +215,7 @@ async def _answer(
         )
         texts: dict[str, list[str]] = {}
         try:
-            conversation = history.recent(origin.user_id, 20)
+            conversation = await history.recent(origin.user_id, 20)
             cut = next((i for i, m in enumerate(conversation) if m.id == message_id), None)
             if cut is not None:  # answer this message, even if other replies landed since
                 conversation = conversation[: cut + 1]
@@ -211,7 +226,7 @@ async def _answer(
                 elif frame["type"] == "TEXT_MESSAGE_CONTENT":
                     texts.setdefault(frame["messageId"], []).append(frame["delta"])
                 elif frame["type"] == "TEXT_MESSAGE_END":
-                    history.add(
+                    await history.add(
                         origin.user_id,
                         frame["messageId"],
                         "assistant",
@@ -254,9 +269,8 @@ async def _shutdown(app: web.Application) -> None:
 
 
 def setup(app: web.Application, settings, agent: Agent) -> None:
-    sessions = app[auth.SESSIONS]
-    app[HUB] = Hub(sessions.deadline, settings.clock)
-    app[HISTORY] = HistoryStore(app[DB], settings.clock)
+    storage = app[STORAGE]
+    app[HUB] = Hub(storage.sessions.deadline, settings.clock, storage.presence, storage.signals)
     app[AGENT] = agent
     app[ORIGINS] = settings.allowed_origins
     app[TASKS] = set()

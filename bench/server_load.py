@@ -213,12 +213,15 @@ async def measure(target: Target, sockets: int, seconds: float) -> dict[str, flo
 
 
 def prepare_db(db: Path, sessions: int) -> list[str]:
-    connection = connect_db(db)
-    user = UserStore(connection, time.time).add("bench", PASSWORD)
-    store = SessionStore(connection, time.time, idle_timeout=86400, absolute_timeout=86400)
-    tokens = [store.create(user.id)[0] for _ in range(sessions)]
-    connection.close()
-    return tokens
+    async def prepare() -> list[str]:
+        connection = connect_db(db)
+        user = await UserStore(connection, time.time).add("bench", PASSWORD)
+        store = SessionStore(connection, time.time, idle_timeout=86400, absolute_timeout=86400)
+        tokens = [(await store.create(user.id, user.name))[0] for _ in range(sessions)]
+        connection.close()
+        return tokens
+
+    return asyncio.run(prepare())
 
 
 async def run(sockets: int, seconds: float) -> dict[str, dict[str, float]]:

@@ -58,7 +58,7 @@ def settings_overrides() -> dict:
 async def server(tmp_path, clock, settings_overrides):
     """The real app on a real loopback socket, with a fake clock and a temporary database."""
     db = connect(tmp_path / "test.db")
-    UserStore(db, clock).add("ada", PASSWORD)
+    await UserStore(db, clock).add("ada", PASSWORD)
     port = unused_port()
     settings = Settings(
         root=ROOT, port=port, db_path=tmp_path / "test.db", clock=clock, **settings_overrides

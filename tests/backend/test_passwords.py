@@ -39,9 +39,9 @@ async def test_a_burst_beyond_the_cap_is_refused_not_queued_forever():
 
 
 @pytest.mark.parametrize("bad", ["", "short"])
-def test_short_passwords_are_refused_at_creation(tmp_path, bad):
+async def test_short_passwords_are_refused_at_creation(tmp_path, bad):
     from backend.db import connect
     from backend.users import InvalidUser, UserStore
 
     with pytest.raises(InvalidUser):
-        UserStore(connect(tmp_path / "db"), lambda: 0.0).add("ada", bad)
+        await UserStore(connect(tmp_path / "db"), lambda: 0.0).add("ada", bad)

@@ -113,4 +113,5 @@ async def test_security_headers_on_every_response(server, path):
 
 async def test_health(server):
     response = await server.http.get(server.url + "/api/health")
-    assert response.status == 200 and await response.json() == {"status": "ok"}
+    assert response.status == 200
+    assert await response.json() == {"status": "ok", "storage": "ok", "sockets": 0}
