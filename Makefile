@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test setup setup-test chromium unit e2e lint bench-page bench-server bench-storm \
+.PHONY: run test setup setup-test chromium redis unit e2e lint bench-page bench-server bench-storm \
 	dist dist-preview screens clean
 
 run: setup
@@ -56,7 +56,7 @@ $(VENV)/.bench-installed: pyproject.toml $(VENV)/.test-installed
 
 setup: $(VENV)/.runtime-installed vendor/.prepared wheels/.prepared
 
-setup-test: setup $(VENV)/.test-installed chromium
+setup-test: setup $(VENV)/.test-installed chromium redis
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium…"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# The cluster tests and `make cluster` run Debian's redis-server (never a system service).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "Installing Debian's redis-server…"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
 clean:
 	rm -rf $(VENV) node_modules vendor wheels dist .pytest_cache .ruff_cache

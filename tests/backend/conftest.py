@@ -4,13 +4,14 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
+import redis
 from aiohttp.test_utils import TestServer, unused_port
 
 from backend.app import create_app
 from backend.config import ROOT, Settings
 from backend.db import connect
 from backend.users import UserStore
-from tests.support import PASSWORD
+from tests.support import PASSWORD, RedisProcess
 
 
 @dataclass
@@ -70,3 +71,18 @@ async def server(tmp_path, clock, settings_overrides):
     async with aiohttp.ClientSession(cookie_jar=jar) as http:
         yield Running(url, url, clock, http, db, settings, test_server)
     await test_server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """One real redis-server for the session (Debian's package, installed by make test)."""
+    server = RedisProcess(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def flushed_redis(redis_server):
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.flushdb()
+    return redis_server

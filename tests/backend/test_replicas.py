@@ -1,0 +1,180 @@
+"""Two replicas of the app sharing one real Redis: the rules hold whichever replica answers.
+
+Each replica is the real app on its own loopback port; clients talk to them directly (the
+proxy in front is tested end to end in e2e/test_cluster.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer, unused_port
+
+from backend.app import create_app
+from backend.auth import COOKIE_NAME
+from backend.config import ROOT, Settings
+from backend.keys import STORAGE
+from tests.backend.wsclient import close_code, frames_until, open_socket
+from tests.support import PASSWORD, RedisProcess
+
+
+@dataclass
+class Replica:
+    url: str
+    origin: str
+    server: TestServer
+
+    async def login(self, name: str = "ada", password: str = PASSWORD) -> aiohttp.ClientResponse:
+        async with aiohttp.ClientSession() as http:
+            return await http.post(
+                self.url + "/api/auth/login",
+                json={"username": name, "password": password},
+                headers={"Origin": self.origin},
+            )
+
+    async def token(self, name: str = "ada") -> str:
+        response = await self.login(name)
+        assert response.status == 200, await response.text()
+        return response.cookies[COOKIE_NAME].value
+
+    async def get(self, path: str, token: str | None = None) -> aiohttp.ClientResponse:
+        cookies = {COOKIE_NAME: token} if token else {}
+        async with aiohttp.ClientSession(cookies=cookies) as http:
+            response = await http.get(self.url + path)
+            await response.read()
+            return response
+
+    async def logout(self, token: str) -> int:
+        async with aiohttp.ClientSession(cookies={COOKIE_NAME: token}) as http:
+            response = await http.post(
+                self.url + "/api/auth/logout", headers={"Origin": self.origin}
+            )
+            return response.status
+
+
+@contextlib.asynccontextmanager
+async def replica(redis_url: str) -> AsyncIterator[Replica]:
+    port = unused_port()
+    settings = Settings(root=ROOT, port=port, redis_url=redis_url)
+    server = TestServer(create_app(settings), host="127.0.0.1", port=port)
+    await server.start_server()
+    url = f"http://127.0.0.1:{port}"
+    storage = server.app[STORAGE]
+    async with asyncio.timeout(5):
+        await storage.signals.listening.wait()  # both replicas hear signals before tests start
+    try:
+        yield Replica(url, url, server)
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def pair(flushed_redis):
+    async with replica(flushed_redis.url) as a, replica(flushed_redis.url) as b:
+        await a.server.app[STORAGE].users.add("ada", PASSWORD)
+        yield a, b
+
+
+async def test_a_session_made_on_one_replica_is_valid_on_the_other(pair):
+    a, b = pair
+    token = await a.token()
+    assert (await b.get("/api/auth/session", token)).status == 200
+    assert await b.logout(token) == 204
+    assert (await a.get("/api/auth/session", token)).status == 401
+
+
+async def test_sign_out_on_one_replica_closes_a_socket_on_the_other_within_a_second(pair):
+    a, b = pair
+    token = await a.token()
+    async with open_socket(b, token) as ws:
+        await frames_until(ws, "history")
+        started = time.monotonic()
+        assert await a.logout(token) == 204
+        assert await close_code(ws, timeout=1.0) == 4401
+        assert time.monotonic() - started < 1.0
+
+
+async def test_one_socket_per_tab_across_replicas(pair):
+    a, b = pair
+    token = await a.token()
+    async with open_socket(a, token, tab="t1") as first:
+        await frames_until(first, "history")
+        async with open_socket(b, token, tab="t1") as second:
+            await frames_until(second, "history")
+            assert await close_code(first, timeout=2.0) == 4409
+            await second.send('{"type": "ping", "id": 1}')
+            assert (await frames_until(second, "pong"))[-1]["id"] == 1
+
+
+async def test_five_sockets_per_session_across_replicas(pair):
+    a, b = pair
+    token = await a.token()
+    async with contextlib.AsyncExitStack() as stack:
+        for index in range(5):
+            ws = await stack.enter_async_context(
+                open_socket((a, b)[index % 2], token, tab=f"t{index}")
+            )
+            await frames_until(ws, "history")
+        async with open_socket(b, token, tab="t9") as sixth:
+            assert await close_code(sixth) == 4429
+
+
+async def test_throttling_counts_attempts_on_every_replica(pair):
+    a, b = pair
+    for replica_ in (a, b, a, b, a):
+        assert (await replica_.login("ada", "wrong password")).status == 401
+    response = await b.login("ada", PASSWORD)
+    assert response.status == 429 and int(response.headers["Retry-After"]) > 0
+
+
+async def test_history_written_through_one_replica_is_read_through_the_other(pair):
+    a, b = pair
+    token = await a.token()
+    async with open_socket(a, token, tab="t1") as ws:
+        await frames_until(ws, "history")
+        await ws.send('{"type": "message", "id": "m1", "text": "kept in redis"}')
+        await frames_until(ws, "RUN_FINISHED")
+    async with open_socket(b, token, tab="t2") as ws:
+        history = (await frames_until(ws, "history"))[-1]["messages"]
+    assert [m["role"] for m in history] == ["user", "assistant"]
+    assert history[0]["text"] == "kept in redis"
+
+
+async def test_without_redis_sign_in_and_sockets_are_refused_and_come_back(tmp_path):
+    redis_server = RedisProcess(tmp_path / "redis").start()
+    try:
+        async with replica(redis_server.url) as a:
+            await a.server.app[STORAGE].users.add("ada", PASSWORD)
+            token = await a.token()
+            async with open_socket(a, token, tab="t1") as ws:
+                await frames_until(ws, "history")
+                await ws.send('{"type": "message", "id": "m1", "text": "before the outage"}')
+                await frames_until(ws, "RUN_FINISHED")
+            redis_server.stop()
+
+            response = await a.login()
+            body = await response.json()
+            assert response.status == 503 and body["error"]["code"] == "storage_unavailable"
+            assert response.headers["Retry-After"]
+            assert (await a.get("/api/auth/session", token)).status == 503  # not a sign-out
+            health = await a.get("/api/health")
+            assert health.status == 200 and (await health.json())["storage"] == "unavailable"
+            async with open_socket(a, token, tab="t2") as ws:
+                assert await close_code(ws) == 1013
+
+            redis_server.start()
+            async with asyncio.timeout(10):  # the client reconnects on its own
+                while (await a.get("/api/auth/session", token)).status != 200:
+                    await asyncio.sleep(0.1)
+            assert (await a.login()).status == 200
+            async with open_socket(a, token, tab="t3") as ws:
+                history = (await frames_until(ws, "history"))[-1]["messages"]
+            assert history[0]["text"] == "before the outage"  # nothing was lost
+    finally:
+        redis_server.stop()

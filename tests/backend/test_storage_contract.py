@@ -1,0 +1,222 @@
+"""One contract, two storages: the embedded one (SQLite + memory) and Redis (a real
+``redis-server``).  Every test runs against both; a behaviour only one of them has is a bug."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from backend.config import Settings
+from backend.db import connect
+from backend.redis_storage import shared
+from backend.storage import (
+    Claim,
+    SessionClosed,
+    Storage,
+    StorageUnavailable,
+    TabClaimed,
+    embedded,
+)
+from backend.users import InvalidUser
+from tests.backend.conftest import FakeClock
+from tests.support import PASSWORD, free_port
+
+SETTINGS = {"idle_timeout": 600.0, "absolute_timeout": 3600.0, "account_failures": 3}
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def storage_url(request) -> str | None:
+    """None for the embedded storage, else a freshly flushed Redis."""
+    return request.getfixturevalue("flushed_redis").url if request.param == "redis" else None
+
+
+@pytest.fixture
+async def store(storage_url, tmp_path, clock):
+    settings = Settings(clock=clock, **SETTINGS)
+    if storage_url is None:
+        storage = embedded(connect(tmp_path / "contract.db"), settings)
+    else:
+        storage = shared(storage_url, settings)
+    await storage.signals.start()
+    yield storage
+    await storage.close()
+
+
+async def user(store: Storage, name: str = "ada"):
+    return await store.users.add(name, PASSWORD)
+
+
+# ------------------------------------------------------------------------------ users
+
+
+async def test_users_are_added_found_counted_and_unique(store):
+    ada = await user(store)
+    assert (await store.users.by_name("ada")) == ada
+    assert await store.users.by_name("Ada") is None  # names are case-sensitive
+    bob = await user(store, "bob")
+    assert bob.id != ada.id and await store.users.count() == 2
+    with pytest.raises(InvalidUser, match="already exists"):
+        await user(store, "ada")
+    with pytest.raises(InvalidUser):
+        await store.users.add("no spaces allowed", PASSWORD)
+    assert ada.password_hash.startswith("$argon2id$")
+
+
+# ------------------------------------------------------------------------------ sessions
+
+
+async def test_a_session_validates_slides_and_ends_when_idle(store, clock: FakeClock):
+    ada = await user(store)
+    token, session = await store.sessions.create(ada.id, ada.name)
+    assert (session.user_id, session.user_name) == (ada.id, "ada")
+    assert (await store.sessions.validate(token)).user_name == "ada"
+    clock.advance(500)  # within the idle timeout: the use slides the deadline
+    slid = await store.sessions.validate(token)
+    assert slid is not None and slid.idle_expires_at == clock.now + 600
+    assert await store.sessions.deadline(session.token_hash) == slid.idle_expires_at
+    clock.advance(601)
+    assert await store.sessions.validate(token) is None
+    assert await store.sessions.deadline(session.token_hash) is None
+
+
+async def test_a_session_ends_at_its_absolute_expiry_however_busy(store, clock):
+    ada = await user(store)
+    token, session = await store.sessions.create(ada.id, ada.name)
+    for _ in range(6):
+        clock.advance(590)
+        assert await store.sessions.validate(token) is not None
+    clock.advance(600)  # 4140 s > 3600 s
+    assert await store.sessions.validate(token) is None
+    assert session.expires_at == session.idle_expires_at - 600 + 3600
+
+
+async def test_revoke_ends_a_session_and_unknown_tokens_are_nobody(store):
+    ada = await user(store)
+    token, session = await store.sessions.create(ada.id, ada.name)
+    revoked = await store.sessions.revoke(token)
+    assert revoked is not None and revoked.token_hash == session.token_hash
+    assert await store.sessions.validate(token) is None
+    assert await store.sessions.revoke(token) is None
+    assert await store.sessions.validate("x" * 200) is None
+    assert await store.sessions.validate(None) is None
+    assert await store.sessions.validate_hash(session.token_hash) is None
+
+
+# ------------------------------------------------------------------------------ throttling
+
+
+async def test_account_failures_throttle_until_the_window_passes(store, clock):
+    for _ in range(3):
+        assert await store.throttle.check("ada", "1.2.3.4") is None
+        await store.throttle.record("ada", "1.2.3.4", success=False)
+    wait = await store.throttle.check("ada", "5.6.7.8")  # any address: the account is locked
+    assert wait is not None and 1 <= wait <= 15 * 60
+    assert await store.throttle.check("bob", "5.6.7.8") is None
+    clock.advance(wait)
+    assert await store.throttle.check("ada", "1.2.3.4") is None
+
+
+async def test_a_success_clears_the_accounts_failures(store):
+    for _ in range(2):
+        await store.throttle.record("ada", "1.2.3.4", success=False)
+    await store.throttle.record("ada", "1.2.3.4", success=True)
+    await store.throttle.record("ada", "1.2.3.4", success=False)
+    await store.throttle.record("ada", "1.2.3.4", success=False)
+    assert await store.throttle.check("ada", "1.2.3.4") is None
+
+
+async def test_addresses_are_limited_whatever_the_account(store):
+    for index in range(30):
+        await store.throttle.record(f"user{index}", "9.9.9.9", success=True)
+    wait = await store.throttle.check("someone", "9.9.9.9")
+    assert wait is not None and wait <= 5 * 60
+    assert await store.throttle.check("someone", "9.9.9.8") is None
+
+
+# ------------------------------------------------------------------------------ history
+
+
+async def test_history_keeps_order_limits_and_refuses_duplicates(store, clock):
+    ada, bob = await user(store), await user(store, "bob")
+    for index in range(5):
+        clock.advance(1)
+        stored = await store.history.add(ada.id, f"m{index}", "user", f"text {index}")
+        assert stored is not None and stored.created_at == clock.now
+    assert await store.history.add(ada.id, "m2", "user", "again") is None
+    recent = await store.history.recent(ada.id, 3)
+    assert [(m.id, m.text) for m in recent] == [(f"m{i}", f"text {i}") for i in (2, 3, 4)]
+    assert await store.history.recent(bob.id) == []
+    assert await store.history.add(bob.id, "m0", "assistant", "same id, other user") is not None
+
+
+# ------------------------------------------------------------------------------ presence
+
+
+async def test_presence_one_socket_per_tab_and_a_limit_per_session(store):
+    session = b"\x01" * 32
+    assert await store.presence.claim(session, "t1", "a:1", 2) is Claim.OK
+    assert await store.presence.claim(session, "t1", "b:2", 2) is Claim.REPLACED
+    assert await store.presence.claim(session, "t2", "a:3", 2) is Claim.OK
+    assert await store.presence.claim(session, "t3", "a:4", 2) is Claim.FULL
+    await store.presence.release(session, "t1", "a:1")  # not the holder any more: no effect
+    assert await store.presence.claim(session, "t3", "a:4", 2) is Claim.FULL
+    await store.presence.release(session, "t1", "b:2")
+    assert await store.presence.claim(session, "t3", "a:4", 2) is Claim.OK
+    other = b"\x02" * 32
+    assert await store.presence.claim(other, "t1", "c:1", 2) is Claim.OK
+
+
+# ------------------------------------------------------------------------------ signals
+
+
+async def test_signals_reach_every_subscriber(store):
+    heard: list = []
+
+    async def handler(signal) -> None:
+        heard.append(signal)
+
+    store.signals.subscribe(handler)
+    if store.kind == "redis":
+        await asyncio.wait_for(store.signals.listening.wait(), 5)
+    sent = [SessionClosed(b"\x03" * 32, 4401, "signed out"), TabClaimed(b"\x04" * 32, "t", "o")]
+    for signal in sent:
+        await store.signals.publish(signal)
+    async with asyncio.timeout(5):
+        while len(heard) < 2:
+            await asyncio.sleep(0.01)
+    assert heard == sent
+
+
+# ------------------------------------------------------------------------------ shared only
+
+
+async def test_a_dead_replicas_sockets_stop_counting_after_it_stops_refreshing(
+    flushed_redis, clock
+):
+    storage = shared(flushed_redis.url, Settings(clock=clock, **SETTINGS))
+    session = b"\x05" * 32
+    for tab in ("t1", "t2"):
+        assert await storage.presence.claim(session, tab, f"dead:{tab}", 2) is Claim.OK
+    assert await storage.presence.claim(session, "t3", "live:1", 2) is Claim.FULL
+    clock.advance(20)
+    await storage.presence.refresh([(session, "t2", "dead:t2")])  # t2's replica is alive
+    clock.advance(15)  # t1 was last refreshed 35 s ago: its replica died
+    assert await storage.presence.claim(session, "t3", "live:1", 2) is Claim.OK
+    assert await storage.presence.claim(session, "t4", "live:2", 2) is Claim.FULL
+    await storage.close()
+
+
+async def test_an_unreachable_redis_is_refused_quickly_not_waited_for(clock):
+    storage = shared(f"redis://127.0.0.1:{free_port()}/0", Settings(clock=clock, **SETTINGS))
+    for call in (
+        storage.users.by_name("ada"),
+        storage.sessions.validate("token"),
+        storage.throttle.check("ada", "1.2.3.4"),
+        storage.history.recent(1),
+        storage.signals.publish(SessionClosed(b"\x06" * 32, 4401, "x")),
+    ):
+        with pytest.raises(StorageUnavailable):
+            await call
+    assert await storage.health() is False
+    await storage.close()
