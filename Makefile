@@ -1,7 +1,8 @@
 # Two commands on a fresh machine (see README):
 #   make run    install everything, then serve the app on http://127.0.0.1:8000 (SQLite under data/)
 #   make test   install everything (Debian's chromium too, when missing), then run all tests
-# Beside them: make dist / make dist-preview (a static build in dist/), make screens.
+# Beside them: make dist / make dist-preview (a static build in dist/), make screens,
+# make cluster (Redis + replicas + Traefik).
 # Both are idempotent: a second run only checks stamps.
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: run test setup setup-test chromium redis unit e2e lint bench-page bench-server bench-storm \
-	dist dist-preview screens clean
+	dist dist-preview screens cluster bench-cluster clean
 
 run: setup
 	$(PY) server.py --host $(HOST) --port $(PORT) --db data/pychat.db --demo
@@ -37,6 +38,10 @@ dist: setup
 dist-preview: setup
 	$(PY) -m backend.build --out dist --preview
 
+# Redis + two replicas + Traefik on http://127.0.0.1:8000 (Ctrl-C stops everything).
+cluster: setup-test
+	$(PY) -m tools.cluster
+
 # docs/screens/<state>.png for every UI state, from a preview build on a static server.
 screens: setup-test
 	$(PY) -m tools.screens
@@ -46,6 +51,9 @@ bench-page: setup-test
 
 bench-server: setup-test
 	$(PY) bench/server_load.py
+
+bench-cluster: setup-test
+	$(PY) bench/cluster_failover.py
 
 bench-storm: setup-test $(VENV)/.bench-installed
 	$(PY) bench/reconnect_storm.py
