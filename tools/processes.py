@@ -112,6 +112,9 @@ class ServerProcess:
         if getattr(self, "_log", None):
             self._log.close()
 
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
 
 class RedisProcess:
     """Debian's ``redis-server`` on a loopback port, append-only file in ``directory`` (so a

@@ -151,6 +151,7 @@ class Toolbar:
             return
         if self.running is not None and not self.running.done():
             self.running.cancel()
+        js.document.body.dataset.previewState = ""  # at once: nobody may see the old state as done
         _el("preview-current").textContent = f" · {state.label}"
         if js.window.matchMedia(COMPACT).matches:
             self.details.open = False
