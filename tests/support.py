@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
-from tools.processes import PYTHON, ROOT, RedisProcess, ServerProcess, TraefikProcess, free_port
+from tools.processes import (
+    PYTHON,
+    ROOT,
+    RedisProcess,
+    ServerProcess,
+    TraefikProcess,
+    adduser,
+    free_port,
+)
 
-__all__ = ["ROOT", "RedisProcess", "ServerProcess", "TraefikProcess", "free_port"]
+__all__ = ["PYTHON", "ROOT", "RedisProcess", "ServerProcess", "TraefikProcess", "free_port"]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Headless as root, with nothing reaching out to other hosts (this machine has no internet).
@@ -23,15 +30,8 @@ CHROMIUM_ARGS = [
 PASSWORD = "correct horse battery"
 
 
-def add_user(db: Path, name: str, password: str, *extra: str) -> None:
-    subprocess.run(
-        [PYTHON, "server.py", "adduser", name, "--password-stdin", "--db", str(db), *extra],
-        cwd=ROOT,
-        input=password + "\n",
-        text=True,
-        check=True,
-        capture_output=True,
-    )
+def add_user(db: Path, name: str, password: str) -> None:
+    adduser(name, password, "--db", str(db))
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""

@@ -28,7 +28,14 @@ from pathlib import Path
 
 import yaml
 
-from tools.processes import PYTHON, ROOT, RedisProcess, ServerProcess, TraefikProcess, free_port
+from tools.processes import (
+    ROOT,
+    RedisProcess,
+    ServerProcess,
+    TraefikProcess,
+    adduser,
+    free_port,
+)
 
 DEFAULT_PORT = 8000
 DEFAULT_REPLICA_PORTS = (8101, 8102)
@@ -214,22 +221,7 @@ class Cluster:
 
     def add_user(self, name: str, password: str) -> None:
         assert self.redis is not None
-        subprocess.run(
-            [
-                PYTHON,
-                "server.py",
-                "adduser",
-                name,
-                "--password-stdin",
-                "--redis-url",
-                self.redis.url,
-            ],
-            cwd=ROOT,
-            input=password + "\n",
-            text=True,
-            check=True,
-            capture_output=True,
-        )
+        adduser(name, password, "--redis-url", self.redis.url)
 
     def stop(self) -> None:
         if self.traefik is not None:

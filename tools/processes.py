@@ -39,6 +39,33 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = 
     return False
 
 
+def answers_health(url: str, deadline: float, process: subprocess.Popen | None) -> bool:
+    """Poll ``url``/api/health until it answers 200 (``True``), the process exits or time is up."""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/api/health", timeout=1) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            if process is not None and process.poll() is not None:
+                return False
+            time.sleep(0.05)
+    return False
+
+
+def adduser(name: str, password: str, *where: str) -> None:
+    """``server.py adduser`` with the password on stdin; ``where``: ``--db P`` or
+    ``--redis-url U``."""
+    subprocess.run(
+        [PYTHON, "server.py", "adduser", name, "--password-stdin", *where],
+        cwd=ROOT,
+        input=password + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
 def _stop(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
     if process is not None and process.poll() is None:
         process.send_signal(sig)
@@ -95,13 +122,8 @@ class ServerProcess:
         if not self.url:
             self.stop()
             raise RuntimeError(f"server.py did not start: {self.log_path.read_text()}")
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/api/health", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.05)
+        if answers_health(self.url, deadline, self.proc):
+            return self
         self.stop()
         raise RuntimeError("server.py never answered /api/health")
 
@@ -188,16 +210,8 @@ class TraefikProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/api/health", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.1)
+        if answers_health(self.url, time.monotonic() + timeout, self.proc):
+            return self
         self.stop()
         raise RuntimeError(f"traefik did not start: {self.log_path.read_text()[-2000:]}")
 

@@ -178,3 +178,19 @@ async def test_without_redis_sign_in_and_sockets_are_refused_and_come_back(tmp_p
             assert history[0]["text"] == "before the outage"  # nothing was lost
     finally:
         redis_server.stop()
+
+
+async def test_sessions_and_history_survive_a_restart_of_every_replica(flushed_redis):
+    async with replica(flushed_redis.url) as a:
+        await a.server.app[STORAGE].users.add("ada", PASSWORD)
+        token = await a.token()
+        async with open_socket(a, token) as ws:
+            await frames_until(ws, "history")
+            await ws.send('{"type": "message", "id": "m1", "text": "outlives the replicas"}')
+            await frames_until(ws, "RUN_FINISHED")
+    # Every replica is gone; new ones start against the same Redis.
+    async with replica(flushed_redis.url) as c, replica(flushed_redis.url) as d:
+        assert (await c.get("/api/auth/session", token)).status == 200
+        async with open_socket(d, token) as ws:
+            history = (await frames_until(ws, "history"))[-1]["messages"]
+        assert history[0]["text"] == "outlives the replicas"
