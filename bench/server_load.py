@@ -212,23 +212,20 @@ async def measure(target: Target, sockets: int, seconds: float) -> dict[str, flo
     return results
 
 
-def prepare_db(db: Path, sessions: int) -> list[str]:
-    async def prepare() -> list[str]:
-        connection = connect_db(db)
-        user = await UserStore(connection, time.time).add("bench", PASSWORD)
-        store = SessionStore(connection, time.time, idle_timeout=86400, absolute_timeout=86400)
-        tokens = [(await store.create(user.id, user.name))[0] for _ in range(sessions)]
-        connection.close()
-        return tokens
-
-    return asyncio.run(prepare())
+async def prepare_db(db: Path, sessions: int) -> list[str]:
+    connection = connect_db(db)
+    user = await UserStore(connection, time.time).add("bench", PASSWORD)
+    store = SessionStore(connection, time.time, idle_timeout=86400, absolute_timeout=86400)
+    tokens = [(await store.create(user.id, user.name))[0] for _ in range(sessions)]
+    connection.close()
+    return tokens
 
 
 async def run(sockets: int, seconds: float) -> dict[str, dict[str, float]]:
     with contextlib.suppress(OSError):
         os.sched_setaffinity(0, {1})
     tmp = Path(tempfile.mkdtemp())
-    tokens = prepare_db(tmp / "bench.db", sockets // TABS_PER_SESSION + 1000)
+    tokens = await prepare_db(tmp / "bench.db", sockets // TABS_PER_SESSION + 1000)
     table: dict[str, dict[str, float]] = {}
 
     port = free_port()
