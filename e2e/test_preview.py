@@ -34,7 +34,6 @@ from tools.static_site import mount, static_server
 SUB = "team/pychat"
 AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
 SETTLE_MS = 15_000
-BLOCKING = ("serious", "critical")
 
 # What each state must show beyond body[data-auth] and the panel's data-connection.
 EXTRA_CHECKS = {
@@ -165,13 +164,14 @@ def test_preview_signs_anyone_in_and_streams_the_guides_reply(static_pages):
 
 
 @pytest.mark.parametrize("state_id", list(STATES))
-def test_each_toolbar_state_reaches_its_dom_state_and_passes_axe(desktop, state_id):
+def test_each_toolbar_state_reaches_its_dom_state_and_has_no_axe_violations(desktop, state_id):
     page, watch = desktop
     state = STATES[state_id]
     show(page, state)
     assert_shows(page, state)
-    blocking = [v for v in axe_violations(page) if v["impact"] in BLOCKING]
-    assert blocking == [], json.dumps(blocking, indent=1, ensure_ascii=False)
+    violations = axe_violations(page)
+    # The issue asks for no serious or critical ones; today there are none at all, keep it so.
+    assert violations == [], json.dumps(violations, indent=1, ensure_ascii=False)
     assert not watch.errors
 
 

@@ -98,7 +98,9 @@ class Toolbar:
         body = js.document.body
         body.dataset.preview = "true"
         body.dataset.previewState = ""
-        banner = _make("div", None, id="preview-banner", class_="preview-banner", role="note")
+        # A labelled region: a landmark, so nothing on the page sits outside one (axe "region").
+        banner = _make("div", None, id="preview-banner", class_="preview-banner", role="region")
+        banner.setAttribute("aria-label", "Preview mode")
         banner.appendChild(_make("strong", "Preview"))
         banner.appendChild(
             js.document.createTextNode(
