@@ -80,6 +80,8 @@ def login_event(
         return SignInFailed(generation, Reason.THROTTLED, parse_retry_after(retry_after))
     if status is None:
         return SignInFailed(generation, Reason.SERVER_UNREACHABLE)
+    if status == 503:
+        return SignInFailed(generation, Reason.UNAVAILABLE, parse_retry_after(retry_after))
     if 400 <= status < 500:
         return SignInFailed(generation, Reason.BAD_INPUT)
     return SignInFailed(generation, Reason.SERVER_ERROR)

@@ -36,6 +36,7 @@ class Reason(StrEnum):
     BAD_INPUT = "bad_input"
     SERVER_UNREACHABLE = "server_unreachable"
     SERVER_ERROR = "server_error"
+    UNAVAILABLE = "unavailable"  # 503: busy, or its storage is briefly unreachable
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ _ERRORS = {
     Reason.BAD_INPUT: "Enter a user name and a password (at most 256 characters each).",
     Reason.SERVER_UNREACHABLE: "Can't reach the server. Check your connection and try again.",
     Reason.SERVER_ERROR: "The server had a problem. Try again in a moment.",
+    Reason.UNAVAILABLE: "The service is briefly unavailable. Try again in a few seconds.",
 }
 
 _NOTICES = {

@@ -62,7 +62,8 @@ def test_only_401_and_403_sign_out(status, body, expected):
         (429, "30", SignInFailed(2, Reason.THROTTLED, 30.0)),
         (429, None, SignInFailed(2, Reason.THROTTLED, None)),
         (422, None, SignInFailed(2, Reason.BAD_INPUT)),
-        (503, "1", SignInFailed(2, Reason.SERVER_ERROR)),
+        (503, "1", SignInFailed(2, Reason.UNAVAILABLE, 1.0)),
+        (500, None, SignInFailed(2, Reason.SERVER_ERROR)),
         (None, None, SignInFailed(2, Reason.SERVER_UNREACHABLE)),
     ],
 )

@@ -48,6 +48,18 @@ def test_wrong_password_error():
     assert view.error == "Wrong user name or password." and view.notice is None
 
 
+def test_an_unavailable_service_says_it_is_brief():
+    view = view_for(Snapshot(status=Status.ANONYMOUS, reason=Reason.UNAVAILABLE))
+    assert view.error == "The service is briefly unavailable. Try again in a few seconds."
+
+
+def test_every_sign_in_failure_has_words():
+    failures = set(Reason) - {Reason.NONE, Reason.SIGNED_OUT, Reason.SESSION_EXPIRED}
+    for reason in failures:
+        view = view_for(Snapshot(status=Status.ANONYMOUS, reason=reason, retry_after=5))
+        assert view.error, reason
+
+
 def test_expired_session_notice():
     view = view_for(Snapshot(status=Status.ANONYMOUS, reason=Reason.SESSION_EXPIRED))
     assert view.error is None and "ended" in view.notice
