@@ -17,6 +17,7 @@ from backend.keys import HUB, STORAGE
 from backend.middleware import client_address
 from backend.passwords import Busy, PasswordChecker
 from backend.sessions import Session
+from backend.storage import StorageUnavailable
 
 COOKIE_NAME = "pychat_sid"
 MAX_BODY = 4096
@@ -139,7 +140,18 @@ async def current_session(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    session = await request.app[STORAGE].sessions.revoke(request_token(request))
+    try:
+        session = await request.app[STORAGE].sessions.revoke(request_token(request))
+    except StorageUnavailable:
+        # The session cannot be revoked now, but this browser forgets its cookie anyway.
+        response = json_error(
+            503,
+            "storage_unavailable",
+            "Signed out here, but the server could not end the session. It ends by itself.",
+            headers={"Retry-After": "2", **NO_STORE},
+        )
+        clear_session_cookie(response, request)
+        return response
     if session is not None:  # every replica closes its sockets of this session
         await request.app[HUB].end_session(session.token_hash, 4401, "signed out")
     response = web.Response(status=204, headers=NO_STORE)

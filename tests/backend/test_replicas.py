@@ -167,6 +167,10 @@ async def test_without_redis_sign_in_and_sockets_are_refused_and_come_back(tmp_p
             assert health.status == 200 and (await health.json())["storage"] == "unavailable"
             async with open_socket(a, token, tab="t2") as ws:
                 assert await close_code(ws) == 1013
+            async with aiohttp.ClientSession(cookies={COOKIE_NAME: token}) as http:
+                out = await http.post(a.url + "/api/auth/logout", headers={"Origin": a.origin})
+                assert out.status == 503  # not revoked, but the browser drops its cookie
+                assert out.cookies[COOKIE_NAME]["max-age"] == "0"
 
             redis_server.start()
             async with asyncio.timeout(10):  # the client reconnects on its own
