@@ -244,7 +244,7 @@ async def run(count: int) -> list[dict]:
         os.sched_setaffinity(0, {1})
     tmp = Path(tempfile.mkdtemp())
     db = tmp / "storm.db"
-    tokens = prepare_db(db, count // TABS + 1)
+    tokens = await prepare_db(db, count // TABS + 1)
     server = ServerProcess(
         db,
         "--agent",
