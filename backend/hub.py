@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -74,7 +74,7 @@ class Connection:
 class Hub:
     def __init__(
         self,
-        session_alive: Callable[[bytes], object],
+        session_alive: Callable[[bytes], Awaitable[float | None]],
         clock: Callable[[], float],
         presence: Presence,
         signals: Signals,
@@ -172,13 +172,13 @@ class Hub:
             if not tabs or min(c.deadline for c in tabs.values()) > now:
                 continue
             try:
-                deadline = await self._session_alive(session_hash)  # type: ignore[misc]
+                deadline = await self._session_alive(session_hash)
             except StorageUnavailable:
                 return  # unknown is not expired: look again on the next sweep
             if deadline is None:
                 await self.close_session(session_hash, 4401, "session expired")
             else:
-                self.touch(session_hash, deadline)  # type: ignore[arg-type]
+                self.touch(session_hash, deadline)
 
     async def refresh(self) -> None:
         held = [

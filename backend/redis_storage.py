@@ -254,7 +254,7 @@ class RedisThrottle:
         ]
         return max(waits) if waits else None
 
-    async def _hit(self, pipe: Any, kind: str, key: str) -> None:
+    def _hit(self, pipe: Any, kind: str, key: str) -> None:
         name = f"{PREFIX}throttle:{kind}:{key}"
         now = self._clock()
         pipe.zadd(name, {f"{now}:{uuid.uuid4().hex[:8]}": now})
@@ -262,11 +262,11 @@ class RedisThrottle:
 
     async def record(self, account: str, address: str, success: bool) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
-            await self._hit(pipe, "address", address)
+            self._hit(pipe, "address", address)
             if success:
                 pipe.delete(f"{PREFIX}throttle:account:{account}")
             else:
-                await self._hit(pipe, "account", account)
+                self._hit(pipe, "account", account)
             await guarded(pipe.execute())
 
 

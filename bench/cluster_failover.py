@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,10 +39,7 @@ NOW = "performance.now()"
 
 
 def socket_holder(cluster: Cluster) -> int:
-    counts = []
-    for replica in cluster.replicas:
-        with urllib.request.urlopen(replica.url + "/api/health", timeout=2) as response:
-            counts.append(json.loads(response.read())["sockets"])
+    counts = [replica.health()["sockets"] for replica in cluster.replicas]
     return counts.index(max(counts))
 
 

@@ -172,8 +172,8 @@ class Pages:
         assert not problems, "\n".join(problems)
 
 
-def make_pages(browser: Browser, origin: str) -> Iterator[Pages]:
-    context = browser.new_context(base_url=origin)
+def make_pages(browser: Browser, origin: str, **context_options) -> Iterator[Pages]:
+    context = browser.new_context(base_url=origin, **context_options)
     context.add_init_script(RECORDER)
     pages = Pages(context, origin)
     yield pages

@@ -7,7 +7,6 @@ is read from each replica's ``/api/health``.
 
 from __future__ import annotations
 
-import json
 import signal
 import urllib.request
 from collections.abc import Iterator
@@ -46,13 +45,11 @@ def cluster_pages(browser, cluster):
 
 
 def sockets_on(replica: ServerProcess) -> int:
-    with urllib.request.urlopen(replica.url + "/api/health", timeout=2) as response:
-        return json.loads(response.read())["sockets"]
+    return replica.health()["sockets"]
 
 
 def holder(cluster: Cluster, page: Page) -> int:
     """Index of the replica that holds ``page``'s socket (the page must be the only one)."""
-    page.wait_for_function("() => true")
     counts = [sockets_on(r) for r in cluster.replicas]
     assert sorted(counts) == [0, 1], counts
     return counts.index(1)

@@ -19,7 +19,6 @@ from app.preview.states import STATES, PreviewState
 from backend.build import build
 from e2e.conftest import (
     READY,
-    RECORDER,
     PageWatch,
     chat_open,
     make_pages,
@@ -29,6 +28,7 @@ from e2e.conftest import (
     sign_in,
 )
 from tests.support import PASSWORD, ServerProcess, add_user
+from tools.screens import show_state
 from tools.static_site import mount, static_server
 
 SUB = "team/pychat"
@@ -77,19 +77,12 @@ def static_pages(browser, static_origin):
 
 
 def toolbar_page(browser, origin: str, **context_options) -> Iterator[tuple[Page, PageWatch]]:
-    """One preview page kept open across a module's tests (the runtime boots once)."""
-    context = browser.new_context(base_url=origin, **context_options)
-    context.add_init_script(RECORDER)
-    page = context.new_page()
-    watch = PageWatch(origin)
-    page.on("console", watch.console)
-    page.on("pageerror", watch.page_error)
-    page.on("request", watch.request)
-    open_app(page, f"/{SUB}/")
-    yield page, watch
-    context.close()
-    assert not watch.foreign_requests()
-    assert not watch.errors
+    """One preview page kept open across a module's tests (the runtime boots once); checked
+    like every other page when the module is done."""
+    for pages in make_pages(browser, origin, **context_options):
+        page, watch = pages.new()
+        open_app(page, f"/{SUB}/")
+        yield page, watch
 
 
 @pytest.fixture(scope="module")
@@ -98,13 +91,7 @@ def desktop(browser, static_origin):
 
 
 def show(page: Page, state: PreviewState) -> None:
-    """Click the state's toolbar button (opening the toolbar first, as on small screens) and
-    wait until the page says it is there."""
-    button = page.locator(f"#preview-toolbar button[data-state='{state.id}']")
-    if not button.is_visible():
-        page.click("#preview-toolbar summary")
-    button.click()
-    page.wait_for_selector(f"body[data-preview-state='{state.id}']", timeout=SETTLE_MS)
+    show_state(page, state.id, SETTLE_MS)
 
 
 def assert_shows(page: Page, state: PreviewState) -> None:

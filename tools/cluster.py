@@ -151,12 +151,19 @@ def write_yaml(path: Path, data: dict) -> None:
     path.write_text(HEADER + yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=100))
 
 
-def write_config(folder: Path, port: int, replicas: list[str], access_log: str | None) -> Path:
-    """Write ``traefik.yml`` and ``dynamic.yml`` into ``folder``; returns the static file."""
+def write_config(
+    folder: Path,
+    port: int,
+    replicas: list[str],
+    access_log: str | None,
+    dynamic_name: str | None = None,
+) -> Path:
+    """Write ``traefik.yml`` and ``dynamic.yml`` into ``folder``; returns the static file.
+    ``dynamic_name`` is how the static file names the dynamic one (default: its path)."""
     dynamic = folder / "dynamic.yml"
     write_yaml(dynamic, dynamic_config(f"http://127.0.0.1:{port}", replicas))
     static = folder / "traefik.yml"
-    write_yaml(static, static_config(port, str(dynamic), access_log))
+    write_yaml(static, static_config(port, dynamic_name or str(dynamic), access_log))
     return static
 
 
@@ -243,12 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.write_config is not None:
         replicas = [f"http://127.0.0.1:{p}" for p in DEFAULT_REPLICA_PORTS]
-        static = write_config(args.write_config, DEFAULT_PORT, replicas, "data/cluster/access.log")
         # The checked-in static file names its dynamic file relative to the repository root.
-        text = static.read_text().replace(
-            str(args.write_config / "dynamic.yml"), "deploy/traefik/dynamic.yml"
+        static = write_config(
+            args.write_config,
+            DEFAULT_PORT,
+            replicas,
+            "data/cluster/access.log",
+            dynamic_name="deploy/traefik/dynamic.yml",
         )
-        static.write_text(text)
         print(f"wrote {static} and {args.write_config / 'dynamic.yml'}")
         return 0
     if args.replicas < 1:

@@ -4,6 +4,7 @@ and Traefik, each on a loopback port, each stopped cleanly (or killed, on purpos
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -136,6 +137,11 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def health(self) -> dict:
+        """This replica's ``/api/health`` body (status, storage, sockets)."""
+        with urllib.request.urlopen(self.url + "/api/health", timeout=2) as response:
+            return json.loads(response.read())
 
 
 class RedisProcess:

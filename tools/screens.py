@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 from app.preview.states import STATES
 from backend.build import build
@@ -27,6 +27,16 @@ from tools.static_site import static_server
 
 BOOT_TIMEOUT_MS = 60_000
 STATE_TIMEOUT_MS = 20_000
+
+
+def show_state(page: Page, state_id: str, timeout_ms: float = STATE_TIMEOUT_MS) -> None:
+    """Click a state in the preview toolbar (opening the folded toolbar first, as a person on
+    a small screen would) and wait until the page says it shows that state."""
+    button = page.locator(f"#preview-toolbar button[data-state='{state_id}']")
+    if not button.is_visible():
+        page.click("#preview-toolbar summary")
+    button.click()
+    page.wait_for_selector(f"body[data-preview-state='{state_id}']", timeout=timeout_ms)
 
 
 def capture(out: Path, width: int, height: int, only: list[str]) -> list[Path]:
@@ -53,13 +63,7 @@ def capture(out: Path, width: int, height: int, only: list[str]) -> list[Path]:
             for state in STATES.values():
                 if only and state.id not in only:
                     continue
-                button = page.locator(f"#preview-toolbar button[data-state='{state.id}']")
-                if not button.is_visible():
-                    page.click("#preview-toolbar summary")
-                button.click()
-                page.wait_for_selector(
-                    f"body[data-preview-state='{state.id}']", timeout=STATE_TIMEOUT_MS
-                )
+                show_state(page, state.id)
                 # the product, not the toolbar: fold it (its summary still names the state)
                 page.evaluate(
                     """() => {

@@ -65,6 +65,11 @@ def _el(element_id: str) -> Any:
     return js.document.getElementById(element_id)
 
 
+def present(value: Any) -> bool:
+    """DOM look-ups answer JS ``null`` (Pyodide's ``JsNull``), which is not ``None``."""
+    return value is not None and type(value).__name__ != "JsNull"
+
+
 def _log(line: str) -> None:
     js.console.info(line)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import js
 
+from app.browser.shell import present
 from app.chat import markdown_loader
 from app.chat.conversation import Accepted, Message
 from app.chat.markdown import ALLOWED, Element, Node, render
@@ -54,11 +55,6 @@ def build_dom(nodes: list[Node] | tuple[Node, ...]) -> Any:
             element.appendChild(build_dom(node.children))
             fragment.appendChild(element)
     return fragment
-
-
-def present(value: Any) -> bool:
-    """DOM look-ups answer JS ``null`` (Pyodide's ``JsNull``), which is not ``None``."""
-    return value is not None and type(value).__name__ != "JsNull"
 
 
 def el(tag: str, attrs: dict[str, str] | None = None, text: str | None = None) -> Any:

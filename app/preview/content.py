@@ -13,7 +13,8 @@ LOREM = (
     "Designers need to see what happens when a message keeps going well past the width of the "
     "panel, wraps across many lines, and still stays readable. "
 )
-LONG_WORD = "https://example.invalid/" + "a-very-long-path-segment-without-any-spaces/" * 12
+# One unbroken "word" far wider than the panel (not a URL: nothing here may point off-origin).
+LONG_WORD = "a-very-long-path-segment-without-any-spaces/" * 12
 
 
 def _row(index: int, role: str, text: str) -> dict:

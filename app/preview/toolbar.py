@@ -21,7 +21,7 @@ from pyodide.ffi import create_proxy
 
 from app.auth import hint
 from app.auth.model import Hint
-from app.browser.shell import Shell
+from app.browser.shell import Shell, present
 from app.preview.server import SESSION_SECONDS, PreviewServer
 from app.preview.states import (
     GROUPS,
@@ -61,11 +61,6 @@ def _make(tag: str, text: str | None = None, **attrs: str) -> Any:
     if text is not None:
         node.textContent = text
     return node
-
-
-def _present(value: Any) -> bool:
-    """DOM look-ups answer JS ``null`` (Pyodide's ``JsNull``), which is not ``None``."""
-    return value is not None and type(value).__name__ != "JsNull"
 
 
 def _remember(user: str | None) -> None:
@@ -142,7 +137,7 @@ class Toolbar:
 
     def _on_click(self, event: Any) -> None:
         button = event.target.closest("button[data-state]")
-        if _present(button):
+        if present(button):
             self.choose(str(button.dataset.state))
 
     # ------------------------------------------------------------------ states
@@ -211,7 +206,7 @@ class Toolbar:
 
     async def wait_for(self, selector: str) -> bool:
         deadline = time.monotonic() + AWAIT_TIMEOUT_S
-        while not _present(js.document.querySelector(selector)):
+        while not present(js.document.querySelector(selector)):
             if time.monotonic() > deadline:
                 return False
             await asyncio.sleep(POLL_S)
