@@ -112,3 +112,26 @@ def test_every_preloaded_file_exists():
     assert len(hrefs) >= 8
     for href in hrefs:
         assert (ROOT / href).is_file(), href
+
+
+def test_the_early_runtime_module_is_the_interpreter_and_loads_the_pinned_pyodide():
+    """static/pyodide-early.mjs starts Pyodide before PyScript asks for it; PyScript only gets
+    that runtime if its `interpreter` is the same URL, and the module must load the served,
+    pinned Pyodide (not a CDN, not a stale version after an upgrade)."""
+    import json
+    import re
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyscript.toml").read_text())
+    assert config["interpreter"] == "static/pyodide-early.mjs"
+    html = (ROOT / "index.html").read_text()
+    assert '<script type="module" src="static/pyodide-early.mjs" async></script>' in html
+    assert html.index("static/pyodide-early.mjs") < html.index("pyscript/0.7.31/core.js")
+
+    pinned = json.loads((ROOT / "package.json").read_text())["dependencies"]["pyodide"]
+    module = (ROOT / "static" / "pyodide-early.mjs").read_text()
+    paths = set(re.findall(r'"(\.\./vendor/pyodide/[^"]+)"', module))
+    assert paths == {f"../vendor/pyodide/{pinned}/pyodide.mjs", f"../vendor/pyodide/{pinned}/"}
+    for path in paths:
+        assert (ROOT / "static" / path).resolve().exists(), path
+    assert "://" not in module  # nothing from another origin
