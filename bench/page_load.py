@@ -7,7 +7,10 @@ Floor: a bare page that loads the same self-hosted Pyodide and runs ``1+1``.  Ap
 session, up to a restored signed-in page and then to an open chat socket
 (``#chat-panel[data-connection="open"]``, including the lazy download and import of the
 chat).  Every run is a cold browser context (empty cache), the variants alternate, and the
-table shows medians.  Times are from navigation start (``performance.now()`` in the page),
+table shows medians.  The anonymous load is also split where PyScript reports
+progress (``py:progress``: the runtime is up, the start-up files are written) and where our
+own code starts (the ``pychat:boot`` performance mark, after PyScript's ``import pyscript``
+and our imports).  Times are from navigation start (``performance.now()`` in the page),
 so browser launch and process start are not counted.
 """
 
@@ -40,6 +43,11 @@ MARK = """
       window.__marks.md = performance.now();
     }
   };
+  // Where start-up time goes: PyScript's own progress events, then our code's first line.
+  addEventListener("py:progress", (event) => {
+    const step = "py:" + String(event.detail);
+    if (!(step in window.__marks)) window.__marks[step] = performance.now();
+  });
   new MutationObserver(note).observe(document, {subtree: true, childList: true,
     attributes: true, attributeFilter: ["data-auth", "data-connection", "data-markdown"]});
 })();
@@ -104,6 +112,9 @@ def run(runs: int) -> dict[str, list[float]]:
             "floor: bare Pyodide + 1+1",
             "app: settled anonymous",
             "app: first paint",
+            "  runtime ready (Loaded interpreter)",
+            "  files written (Loaded files)",
+            "  our code starts (pychat:boot)",
             "app: restored signed-in",
             "validation request",
             "authenticated -> chat open",
@@ -145,6 +156,20 @@ def run(runs: int) -> dict[str, list[float]]:
             page.goto("/")
             page.wait_for_selector('body[data-auth="anonymous"]', timeout=60_000)
             results["app: settled anonymous"].append(page.evaluate("window.__marks.anonymous"))
+            phases = page.evaluate(
+                "[window.__marks['py:Loaded interpreter'], window.__marks['py:Loaded files'],"
+                " performance.getEntriesByName('pychat:boot')[0].startTime]"
+            )
+            for name, value in zip(
+                (
+                    "  runtime ready (Loaded interpreter)",
+                    "  files written (Loaded files)",
+                    "  our code starts (pychat:boot)",
+                ),
+                phases,
+                strict=True,
+            ):
+                results[name].append(value)
             results["app: first paint"].append(
                 page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
             )
@@ -237,7 +262,7 @@ def main() -> None:
         median = statistics.median(values)
         ratio = (
             f"{median / floor:.2f}x"
-            if name.startswith(("app: settled", "app: restored", "floor"))
+            if name.startswith(("app: settled", "app: restored", "floor", "  "))
             else ""
         )
         print(

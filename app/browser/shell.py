@@ -426,7 +426,11 @@ def start() -> Shell:
 
 
 async def boot() -> Shell:
-    """The page's entry: the real app, or preview mode with its simulated server."""
+    """The page's entry: the real app, or preview mode with its simulated server.
+
+    Marks ``pychat:boot`` on the Performance timeline first: the moment our own code runs,
+    after the runtime, PyScript and our start-up imports (bench/page_load.py splits on it)."""
+    js.performance.mark("pychat:boot")
     default = js.document.documentElement.getAttribute("data-preview") == "default"
     if not preview_loader.requested(str(js.location.search), default):
         return start()
