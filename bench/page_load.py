@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/page_load.py [--runs 5]
 
-Floor: a bare page that loads the same self-hosted Pyodide and runs ``1+1``.  App: the real
+Floor: a bare page that loads the same self-hosted Pyodide and runs ``1+1``; the same page
+started from the memory snapshot the app starts from (``snapshot.bin``) is shown beside it.  App: the real
 ``index.html`` up to a settled anonymous page (``body[data-auth="anonymous"]``); with a valid
 session, up to a restored signed-in page and then to an open chat socket
 (``#chat-panel[data-connection="open"]``, including the lazy download and import of the
@@ -110,6 +111,7 @@ def run(runs: int) -> dict[str, list[float]]:
         k: []
         for k in (
             "floor: bare Pyodide + 1+1",
+            "floor: same, from the snapshot",
             "app: settled anonymous",
             "app: first paint",
             "  runtime ready (Loaded interpreter)",
@@ -148,6 +150,13 @@ def run(runs: int) -> dict[str, list[float]]:
             page.goto("/bench/floor/index.html")
             page.wait_for_selector('body[data-ready="true"]', timeout=60_000)
             results["floor: bare Pyodide + 1+1"].append(page.evaluate("window.__floorDone"))
+            context.close()
+
+            context = browser.new_context(base_url=url)
+            page = context.new_page()
+            page.goto("/bench/floor/index.html?snapshot")
+            page.wait_for_selector('body[data-ready="true"]', timeout=60_000)
+            results["floor: same, from the snapshot"].append(page.evaluate("window.__floorDone"))
             context.close()
 
             context = browser.new_context(base_url=url)

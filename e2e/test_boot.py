@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from e2e.conftest import BOOT_TIMEOUT_MS
+import json
+
+from e2e.conftest import BOOT_TIMEOUT_MS, make_pages
 
 
 def test_skeleton_and_loading_message_before_python_runs(pages):
@@ -50,3 +52,63 @@ def test_a_python_error_is_reported_on_the_page(pages):
     page.wait_for_selector('body[data-ready="failed"]')
     assert page.locator("#boot-failed").is_visible()
     page.close()  # its .py-error is expected; keep it out of the fixture's check
+
+
+# Replaces app/main.py: what the runtime's start leaves behind that a snapshot could get wrong.
+START_STATE = """
+import json, random, time, js
+js.document.body.dataset.start = json.dumps({
+    "draw": random.random(),
+    "zone": [time.timezone, time.altzone, time.daylight, list(time.tzname),
+             time.strftime("%H:%M %Z", time.localtime(0))],
+})
+"""
+
+
+def start_state(page, snapshot: bool) -> dict:
+    page.route(
+        "**/app/main.py",
+        lambda route: route.fulfill(status=200, content_type="text/x-python", body=START_STATE),
+    )
+    if not snapshot:
+        page.route("**/snapshot.bin", lambda route: route.fulfill(status=404, body="gone"))
+    page.goto("/")
+    page.wait_for_selector("body[data-start]", state="attached", timeout=BOOT_TIMEOUT_MS)
+    started = "pyodide:snapshot" if snapshot else "pyodide:fresh"
+    assert page.evaluate(f"performance.getEntriesByName('{started}').length") == 1
+    state = json.loads(page.evaluate("document.body.dataset.start"))
+    page.close()
+    return state
+
+
+def test_the_runtime_starts_from_the_snapshot_with_its_own_random_numbers(pages):
+    """static/pyodide-early.mjs restores Pyodide from snapshot.bin; the snapshot holds the
+    state of `random`'s shared generator, so each page must reseed it or every tab would draw
+    the same numbers."""
+    first, second = (start_state(pages.new()[0], snapshot=True) for _ in range(2))
+    assert first["draw"] != second["draw"]
+
+
+def test_a_snapshot_start_has_this_browser_s_time_zone(browser, live_server):
+    """The snapshot was made under set-up's time zone (UTC); a page in Berlin must see Berlin,
+    exactly as a normal start does."""
+    for pages in make_pages(browser, live_server.url, timezone_id="Europe/Berlin"):
+        from_snapshot = start_state(pages.new()[0], snapshot=True)["zone"]
+        page, watch = pages.new()
+        watch.allow(r"snapshot|404")
+        fresh = start_state(page, snapshot=False)["zone"]
+    assert from_snapshot == fresh
+    assert fresh[0] == -3600 and fresh[3] == ["UTC+0100", "UTC+0200"]
+    assert fresh[4] == "01:00 UTC+0100"
+
+
+def test_without_its_snapshot_the_runtime_starts_the_normal_way(pages):
+    page, watch = pages.new()
+    watch.allow(r"snapshot|404")  # the missing file is reported, then the normal start follows
+    page.route("**/snapshot.bin", lambda route: route.fulfill(status=404, body="gone"))
+    page.goto("/")
+    page.wait_for_selector('body[data-auth="anonymous"]', timeout=BOOT_TIMEOUT_MS)
+    assert page.evaluate("document.body.dataset.ready") == "true"  # not "failed"
+    assert page.evaluate("performance.getEntriesByName('pyodide:fresh').length") == 1
+    assert page.evaluate("performance.getEntriesByName('pyodide:snapshot').length") == 0
+    page.close()

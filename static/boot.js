@@ -42,10 +42,12 @@
     }
   });
 
-  // A runtime file that fails to load (404, network) fires `error` on its element.
+  // A runtime file that fails to load (404, network) fires `error` on its element; one marked
+  // data-optional has a fallback (the runtime's snapshot: without it, a normal start).
   addEventListener("error", (event) => {
     const target = event.target;
-    if (target && (target.tagName === "SCRIPT" || target.tagName === "LINK")) {
+    if (target && (target.tagName === "SCRIPT" || target.tagName === "LINK")
+        && !target.hasAttribute("data-optional")) {
       fail(`could not load ${target.src || target.href}`);
     }
   }, true);

@@ -1,30 +1,80 @@
-// Starts the Python runtime while PyScript itself is still loading.
+// Starts the Python runtime while PyScript itself is still loading, from a memory snapshot.
 //
 // PyScript imports the module named by `interpreter` in pyscript.toml and calls its
 // `loadPyodide(options)` only after its own core has been fetched, evaluated and has read its
-// config: about 150 to 200 ms on our test machines in which the runtime's files sit in the
-// cache, already downloaded, and nothing compiles them. This module is that `interpreter`.
-// index.html also loads it as an async module script, so its first evaluation, as soon as it
-// arrives, starts the served Pyodide's own `loadPyodide`. When PyScript later imports it (the
-// same URL, so the same module instance) and calls `loadPyodide`, it gets the runtime that is
-// already booting, with PyScript's output handlers attached.
+// config: 150 to 300 ms on our test machines in which nothing starts the runtime. This module
+// is that `interpreter`. index.html also loads it as an async module script, so its first
+// evaluation, as soon as it arrives, starts the served Pyodide's own `loadPyodide`. When
+// PyScript later imports it (the same URL, so the same module instance) and calls
+// `loadPyodide`, it gets the runtime that is already booting, with its output handlers attached.
 //
-// Nothing else changes: the same exact-pinned Pyodide from our origin, the same options
-// PyScript would pass (indexURL; stdout and stderr, attached below); a failure still rejects
-// the promise PyScript awaits, so its error reporting and boot.js's watchdog still apply.
+// The runtime starts from `snapshot.bin`, a memory snapshot of a freshly started interpreter
+// that set-up made with the same pinned Pyodide (backend/pyodide_snapshot.mjs): restoring it
+// skips most of the interpreter's ~1.7 s start. If the snapshot is missing or refused (Pyodide
+// checks that it comes from this very build), the runtime starts the normal way; the page
+// records which on the Performance timeline (`pyodide:snapshot` or `pyodide:fresh`).
 import { loadPyodide as loadServedPyodide, version } from "../vendor/pyodide/314.0.7/pyodide.mjs";
 
 export { version };
+
+const INDEX_URL = new URL("../vendor/pyodide/314.0.7/", import.meta.url).href;
 
 // Lines printed before PyScript attaches its handlers (normally none) go to the console.
 let stdout = (line) => console.log(line);
 let stderr = (line) => console.error(line);
 
-const booting = loadServedPyodide({
-  indexURL: new URL("../vendor/pyodide/314.0.7/", import.meta.url).href,
-  stdout: (line) => stdout(line),
-  stderr: (line) => stderr(line),
+const start = (options) =>
+  loadServedPyodide({
+    indexURL: INDEX_URL,
+    stdout: (line) => stdout(line),
+    stderr: (line) => stderr(line),
+    ...options,
+  });
+
+// index.html preloads it (marked optional: a missing snapshot is not a failed start).
+const snapshot = fetch(`${INDEX_URL}snapshot.bin`).then((response) => {
+  if (!response.ok) throw new Error(`snapshot.bin: HTTP ${response.status}`);
+  return response.arrayBuffer();
 });
+
+// A snapshot is the interpreter as set-up left it, so two things in it describe the machine
+// that made it rather than this page, and are renewed here:
+// - the shared generator of `random`: without a fresh seed every page would draw the same
+//   numbers (CPython's string-hash seed is fixed in the snapshot too; that one only matters
+//   against hash flooding, which a page does not face);
+// - the time zone: the C library reads it once (set-up's, usually UTC), and Python's `time`
+//   copies it at import. Emscripten's own `_tzset_js` refills the C library's variables from
+//   this browser; a second, fresh `time` module reads them as a start would, and `time` takes its
+//   values. Offsets were already
+//   right (localtime asks the browser each time); zone names and time.timezone were not.
+const RENEW = `
+import importlib.util, random, time
+random.seed()
+fresh = importlib.util.module_from_spec(importlib.util.find_spec("time"))
+fresh.__spec__.loader.exec_module(fresh)  # CPython's own start-up reading of the time zone
+for name in ("timezone", "altzone", "daylight", "tzname"):
+    setattr(time, name, getattr(fresh, name))
+del fresh, name
+`;
+const adoptThisPage = (pyodide) => {
+  const module = pyodide._module;
+  const names = module._tzname >>> 2;
+  module.__tzset_js(module._timezone, module._daylight, module.HEAPU32[names], module.HEAPU32[names + 1]);
+  pyodide.runPython(RENEW);
+};
+
+const booting = start({ _loadSnapshot: snapshot }).then(
+  (pyodide) => {
+    adoptThisPage(pyodide);
+    performance.mark("pyodide:snapshot");
+    return pyodide;
+  },
+  (error) => {
+    console.warn("Python runtime: starting without the snapshot:", error);
+    performance.mark("pyodide:fresh");
+    return start({});
+  },
+);
 // Reported by PyScript when it awaits the runtime; not an "unhandled" rejection before that.
 booting.catch(() => {});
 
