@@ -5,8 +5,8 @@ files a page loads into versioned folders (``vendor/pyscript/<version>/``,
 ``vendor/pyodide/<version>/``) and writes brotli and gzip variants next to the large ones, so
 the server can answer with ``Cache-Control: immutable`` and the smallest encoding the browser
 accepts.  Next to Pyodide it writes ``snapshot.bin``, a memory snapshot of a started
-interpreter made with Node (``backend/pyodide_snapshot.mjs`` says why).  It is idempotent: a stamp records what was prepared, and a second run with the same
-packages does nothing.
+interpreter made with Node (``backend/pyodide_snapshot.mjs`` says why).  It is idempotent: a
+stamp records what was prepared, and a second run with the same packages does nothing.
 
     python -m backend.runtime          # prepare (or check) vendor/
 """
