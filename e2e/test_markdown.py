@@ -23,6 +23,21 @@ def test_anonymous_visits_request_no_wheel(pages):
     assert wheel_requests(watch) == []
 
 
+def test_the_install_waits_until_the_socket_has_opened(pages):
+    """micropip and the wheels would share the page's one thread with opening the socket."""
+    page, _ = pages.new()
+    open_app(page)
+    sign_in(page, "md-dee")
+    chat_open(page)
+    page.wait_for_selector('#chat-panel[data-markdown="ready"]', timeout=20_000)
+    opened = page.evaluate("window.__connectionLog.find(e => e.state === 'open').at")
+    first_wheel = page.evaluate(
+        "Math.min(...performance.getEntriesByType('resource')"
+        ".filter(e => e.name.includes('/wheels/')).map(e => e.startTime))"
+    )
+    assert first_wheel >= opened
+
+
 def test_reply_renders_as_elements_and_runs_nothing(pages):
     page, watch = pages.new()
     open_app(page)

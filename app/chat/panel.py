@@ -81,6 +81,7 @@ class ChatPanel:
         self.unsubscribe: Callable[[], None] | None = None
         self.ticker: asyncio.TimerHandle | None = None
         self.markdown = False  # True once the library is installed in this page
+        self.markdown_started = False
         self.rendered: dict[str, str] = {}  # message id -> text last rendered as Markdown
         self.stream_renders: dict[str, asyncio.TimerHandle] = {}
         self.copying: asyncio.Future | None = None
@@ -95,8 +96,16 @@ class ChatPanel:
         self.unsubscribe = self.connection.subscribe(self.on_change)
         self.render_all()
         self.render_connection()
-        # In parallel with connecting, never before sign-in and never blocking the panel.
+        # Never before sign-in and never blocking the panel: the install starts once the first
+        # connection attempt has an outcome (see on_change), so the socket does not share the
+        # page's one thread with micropip while it opens.
         self.root.dataset.markdown = "loading"
+        self._start_markdown_once_connected()
+
+    def _start_markdown_once_connected(self) -> None:
+        if self.markdown_started or self.root.dataset.connection == "connecting":
+            return  # a reopened panel on an open socket starts at once
+        self.markdown_started = True
         markdown_loader.ensure_installed().add_done_callback(self._markdown_ready)
 
     def _markdown_ready(self, future: Any) -> None:
@@ -270,6 +279,7 @@ class ChatPanel:
             return
         if change.connection:
             self.render_connection()
+            self._start_markdown_once_connected()
         if change.all_messages:
             self.render_all()
         for message_id in change.messages:
