@@ -1,6 +1,6 @@
 // Writes a memory snapshot of a freshly started Pyodide: `node pyodide_snapshot.mjs <dir>`,
 // where <dir> holds the served runtime (pyodide.mjs, pyodide.asm.*, python_stdlib.zip); the
-// snapshot goes to <dir>/snapshot.bin.
+// snapshot goes to <dir>/snapshot.bin (backend/runtime.py gzips it to snapshot.gz).
 //
 // Starting the interpreter (the wasm's own start-up, then CPython's) takes about 1.7 s of the
 // page's main thread on our test machines; restoring its memory from this file takes about

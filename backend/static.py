@@ -22,7 +22,7 @@ MIME_TYPES = {
     ".wasm": "application/wasm",
     ".json": "application/json",
     ".zip": "application/zip",
-    ".bin": "application/octet-stream",
+    ".gz": "application/gzip",
     ".py": "text/x-python; charset=utf-8",
     ".toml": "application/toml; charset=utf-8",
     ".svg": "image/svg+xml",

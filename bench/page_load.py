@@ -3,7 +3,7 @@
     .venv/bin/python bench/page_load.py [--runs 5]
 
 Floor: a bare page that loads the same self-hosted Pyodide and runs ``1+1``; the same page
-started from the memory snapshot the app starts from (``snapshot.bin``) is shown beside it.
+started from the memory snapshot the app starts from (``snapshot.gz``) is shown beside it.
 App: the real ``index.html`` up to a settled anonymous page (``body[data-auth="anonymous"]``);
 with a valid session, up to a restored signed-in page and then to an open chat socket
 (``#chat-panel[data-connection="open"]``, including the lazy download and import of the

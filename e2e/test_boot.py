@@ -71,7 +71,7 @@ def start_state(page, snapshot: bool) -> dict:
         lambda route: route.fulfill(status=200, content_type="text/x-python", body=START_STATE),
     )
     if not snapshot:
-        page.route("**/snapshot.bin", lambda route: route.fulfill(status=404, body="gone"))
+        page.route("**/snapshot.gz", lambda route: route.fulfill(status=404, body="gone"))
     page.goto("/")
     page.wait_for_selector("body[data-start]", state="attached", timeout=BOOT_TIMEOUT_MS)
     started = "pyodide:snapshot" if snapshot else "pyodide:fresh"
@@ -82,7 +82,7 @@ def start_state(page, snapshot: bool) -> dict:
 
 
 def test_the_runtime_starts_from_the_snapshot_with_its_own_random_numbers(pages):
-    """static/pyodide-early.mjs restores Pyodide from snapshot.bin; the snapshot holds the
+    """static/pyodide-early.mjs restores Pyodide from snapshot.gz; the snapshot holds the
     state of `random`'s shared generator, so each page must reseed it or every tab would draw
     the same numbers."""
     first, second = (start_state(pages.new()[0], snapshot=True) for _ in range(2))
@@ -105,7 +105,7 @@ def test_a_snapshot_start_has_this_browser_s_time_zone(browser, live_server):
 def test_without_its_snapshot_the_runtime_starts_the_normal_way(pages):
     page, watch = pages.new()
     watch.allow(r"snapshot|404")  # the missing file is reported, then the normal start follows
-    page.route("**/snapshot.bin", lambda route: route.fulfill(status=404, body="gone"))
+    page.route("**/snapshot.gz", lambda route: route.fulfill(status=404, body="gone"))
     page.goto("/")
     page.wait_for_selector('body[data-auth="anonymous"]', timeout=BOOT_TIMEOUT_MS)
     assert page.evaluate("document.body.dataset.ready") == "true"  # not "failed"

@@ -6,7 +6,8 @@ import { loadPyodide } from "../../vendor/pyodide/314.0.7/pyodide.mjs";
 const indexURL = new URL("../../vendor/pyodide/314.0.7/", import.meta.url).href;
 const options = { indexURL };
 if (new URLSearchParams(location.search).has("snapshot")) {
-  options._loadSnapshot = fetch(`${indexURL}snapshot.bin`).then((response) => response.arrayBuffer());
+  options._loadSnapshot = fetch(`${indexURL}snapshot.gz`).then((response) =>
+    new Response(response.body.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer());
 }
 const pyodide = await loadPyodide(options);
 const two = pyodide.runPython("1+1");

@@ -22,7 +22,7 @@ PYSCRIPT = "/vendor/pyscript/0.7.31"
         (f"{PYODIDE}/pyodide.asm.wasm", "application/wasm"),
         (f"{PYODIDE}/python_stdlib.zip", "application/zip"),
         (f"{PYODIDE}/pyodide-lock.json", "application/json"),
-        (f"{PYODIDE}/snapshot.bin", "application/octet-stream"),
+        (f"{PYODIDE}/snapshot.gz", "application/gzip"),
         (f"{PYSCRIPT}/core.js", "text/javascript"),
         (f"{PYSCRIPT}/core.css", "text/css"),
     ],
