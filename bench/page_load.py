@@ -145,19 +145,16 @@ def run(runs: int) -> dict[str, list[float]]:
         context.close()
 
         for _ in range(runs):
-            context = browser.new_context(base_url=url)
-            page = context.new_page()
-            page.goto("/bench/floor/index.html")
-            page.wait_for_selector('body[data-ready="true"]', timeout=60_000)
-            results["floor: bare Pyodide + 1+1"].append(page.evaluate("window.__floorDone"))
-            context.close()
-
-            context = browser.new_context(base_url=url)
-            page = context.new_page()
-            page.goto("/bench/floor/index.html?snapshot")
-            page.wait_for_selector('body[data-ready="true"]', timeout=60_000)
-            results["floor: same, from the snapshot"].append(page.evaluate("window.__floorDone"))
-            context.close()
+            for name, query in (
+                ("floor: bare Pyodide + 1+1", ""),
+                ("floor: same, from the snapshot", "?snapshot"),
+            ):
+                context = browser.new_context(base_url=url)
+                page = context.new_page()
+                page.goto("/bench/floor/index.html" + query)
+                page.wait_for_selector('body[data-ready="true"]', timeout=60_000)
+                results[name].append(page.evaluate("window.__floorDone"))
+                context.close()
 
             context = browser.new_context(base_url=url)
             context.add_init_script(MARK)
