@@ -112,3 +112,17 @@ def test_without_its_snapshot_the_runtime_starts_the_normal_way(pages):
     assert page.evaluate("performance.getEntriesByName('pyodide:fresh').length") == 1
     assert page.evaluate("performance.getEntriesByName('pyodide:snapshot').length") == 0
     page.close()
+
+
+def test_the_snapshot_is_let_go_once_restored(pages):
+    """The 30 MiB snapshot is copied into the interpreter's memory; a reference left behind
+    (our module, or Pyodide's config) would keep a second copy for the life of the page."""
+    page, _ = pages.new()
+    page.goto("/")
+    page.wait_for_selector('body[data-auth="anonymous"]', timeout=BOOT_TIMEOUT_MS)
+    assert page.evaluate("performance.getEntriesByName('pyodide:snapshot').length") == 1
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("HeapProfiler.collectGarbage")
+    usage = cdp.send("Runtime.getHeapUsage")  # ArrayBuffers: backingStorageSize
+    assert usage["backingStorageSize"] < 16 * 1024 * 1024
+    page.close()

@@ -33,10 +33,11 @@ const start = (options) =>
 
 // index.html preloads it (marked optional: a missing snapshot is not a failed start). It is a
 // gzip file, inflated here, so that every host sends 6 MiB rather than 30.
-const snapshot = fetch(`${INDEX_URL}snapshot.gz`).then((response) => {
-  if (!response.ok) throw new Error(`snapshot.gz: HTTP ${response.status}`);
-  return new Response(response.body.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
-});
+const fetchSnapshot = () =>
+  fetch(`${INDEX_URL}snapshot.gz`).then((response) => {
+    if (!response.ok) throw new Error(`snapshot.gz: HTTP ${response.status}`);
+    return new Response(response.body.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
+  });
 
 // A snapshot is the interpreter as set-up left it, so two things in it describe the machine
 // that made it rather than this page, and are renewed here:
@@ -58,13 +59,14 @@ for name in ("timezone", "altzone", "daylight", "tzname"):
 del fresh, name
 `;
 const adoptThisPage = (pyodide) => {
+  pyodide._api.config._loadSnapshot = null;  // its 30 MiB are in the heap now; let them go
   const module = pyodide._module;
   const names = module._tzname >>> 2;
   module.__tzset_js(module._timezone, module._daylight, module.HEAPU32[names], module.HEAPU32[names + 1]);
   pyodide.runPython(RENEW);
 };
 
-const booting = start({ _loadSnapshot: snapshot }).then(
+const booting = start({ _loadSnapshot: fetchSnapshot() }).then(
   (pyodide) => {
     adoptThisPage(pyodide);
     performance.mark("pyodide:snapshot");
