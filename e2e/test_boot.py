@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 from e2e.conftest import BOOT_TIMEOUT_MS, make_pages
+from tests.support import ROOT
 
 
 def test_skeleton_and_loading_message_before_python_runs(pages):
@@ -125,4 +127,22 @@ def test_the_snapshot_is_let_go_once_restored(pages):
     cdp.send("HeapProfiler.collectGarbage")
     usage = cdp.send("Runtime.getHeapUsage")  # ArrayBuffers: backingStorageSize
     assert usage["backingStorageSize"] < 16 * 1024 * 1024
+    page.close()
+
+
+def test_a_host_that_sends_the_snapshot_content_encoded_still_gets_a_snapshot_start(pages):
+    """Some static hosts label every .gz file `Content-Encoding: gzip`; the browser then
+    inflates it before the page sees it, and the page must not inflate it a second time."""
+    snapshot = (ROOT / "vendor" / "pyodide" / "314.0.7" / "snapshot.gz").read_bytes()
+    page, _ = pages.new()
+    # What such a host's response looks like once the browser has decoded it.
+    page.route(
+        "**/snapshot.gz",
+        lambda route: route.fulfill(
+            status=200, content_type="application/gzip", body=gzip.decompress(snapshot)
+        ),
+    )
+    page.goto("/")
+    page.wait_for_selector('body[data-auth="anonymous"]', timeout=BOOT_TIMEOUT_MS)
+    assert page.evaluate("performance.getEntriesByName('pyodide:snapshot').length") == 1
     page.close()

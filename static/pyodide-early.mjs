@@ -33,11 +33,26 @@ const start = (options) =>
 
 // index.html preloads it (marked optional: a missing snapshot is not a failed start). It is a
 // gzip file, inflated here, so that every host sends 6 MiB rather than 30.
-const fetchSnapshot = () =>
-  fetch(`${INDEX_URL}snapshot.gz`).then((response) => {
-    if (!response.ok) throw new Error(`snapshot.gz: HTTP ${response.status}`);
-    return new Response(response.body.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
+// A host that labels .gz files `Content-Encoding: gzip` has the browser inflate it on the way,
+// so the bytes decide: inflate only what still starts with gzip's magic number.
+const fetchSnapshot = async () => {
+  const response = await fetch(`${INDEX_URL}snapshot.gz`);
+  if (!response.ok) throw new Error(`snapshot.gz: HTTP ${response.status}`);
+  const reader = response.body.getReader();
+  const first = await reader.read();
+  const body = new ReadableStream({
+    start(controller) {
+      if (!first.done) controller.enqueue(first.value);
+    },
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
   });
+  const gzipped = !first.done && first.value[0] === 0x1f && first.value[1] === 0x8b;
+  return new Response(gzipped ? body.pipeThrough(new DecompressionStream("gzip")) : body).arrayBuffer();
+};
 
 // A snapshot is the interpreter as set-up left it, so two things in it describe the machine
 // that made it rather than this page, and are renewed here:
