@@ -113,7 +113,14 @@ class Client:
     def _spawn(self, coroutine) -> None:
         task = asyncio.ensure_future(coroutine)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled():
+            # A ping sent as the server closes fails; the socket's reader reports the close
+            # to the core, so this failure says nothing new (unread, asyncio prints each one).
+            task.exception()
 
     async def _open(self, generation: int) -> None:
         self.attempts.append(time.monotonic())
