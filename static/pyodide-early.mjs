@@ -61,9 +61,9 @@ const fetchSnapshot = async () => {
 //   against hash flooding, which a page does not face);
 // - the time zone: the C library reads it once (set-up's, usually UTC), and Python's `time`
 //   copies it at import. Emscripten's own `_tzset_js` refills the C library's variables from
-//   this browser; a second, fresh `time` module reads them as a start would, and `time` takes its
-//   values. Offsets were already
-//   right (localtime asks the browser each time); zone names and time.timezone were not.
+//   this browser; a second, fresh `time` module reads them as a start would, and `time` takes
+//   its values. Offsets were right before (localtime asks the browser each time); zone names
+//   and time.timezone were not.
 const RENEW = `
 import importlib.util, random, time
 random.seed()
@@ -81,9 +81,14 @@ const adoptThisPage = (pyodide) => {
   pyodide.runPython(RENEW);
 };
 
-const booting = start({ _loadSnapshot: fetchSnapshot() }).then(
+const fromSnapshot = async () => {
+  const pyodide = await start({ _loadSnapshot: fetchSnapshot() });
+  adoptThisPage(pyodide);  // if this fails, the restored runtime is not used
+  return pyodide;
+};
+
+const booting = fromSnapshot().then(
   (pyodide) => {
-    adoptThisPage(pyodide);
     performance.mark("pyodide:snapshot");
     return pyodide;
   },
