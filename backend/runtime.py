@@ -43,8 +43,8 @@ PACKAGES = {
 COMPRESS_SUFFIXES = {".wasm", ".mjs", ".js", ".css", ".json", ".zip"}
 MIN_COMPRESS_BYTES = 16 * 1024
 MIN_SAVING = 0.05  # keep a variant only if it is at least 5 % smaller
-# Gzipped as a file, not as a Content-Encoding variant: the page inflates it itself
-# (DecompressionStream), so it is 6 MiB on the wire from any static host, not 30 MiB.
+# Gzipped as a file (by the script), not as a Content-Encoding variant: the page inflates it
+# itself (DecompressionStream), so it is 6 MiB on the wire from any static host, not 30 MiB.
 SNAPSHOT = "snapshot.gz"
 SNAPSHOT_SCRIPT = Path(__file__).with_name("pyodide_snapshot.mjs")
 
@@ -111,11 +111,7 @@ def prepare(root: Path = ROOT, out: Path | None = None, log=print) -> Path:
 def write_snapshot(runtime: Path) -> Path:
     """``runtime/snapshot.gz``, made by Node from the runtime in ``runtime``."""
     subprocess.run(["node", str(SNAPSHOT_SCRIPT), str(runtime)], check=True)
-    raw = runtime / "snapshot.bin"
-    snapshot = runtime / SNAPSHOT
-    snapshot.write_bytes(gzip.compress(raw.read_bytes(), compresslevel=9, mtime=0))
-    raw.unlink()
-    return snapshot
+    return runtime / SNAPSHOT
 
 
 if __name__ == "__main__":
