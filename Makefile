@@ -81,7 +81,8 @@ $(VENV)/.test-installed: pyproject.toml $(VENV)/.runtime-installed
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-vendor/.prepared: node_modules/.package-lock.json backend/runtime.py backend/pyodide_snapshot.mjs $(VENV)/.runtime-installed
+vendor/.prepared: node_modules/.package-lock.json backend/runtime.py backend/pyodide_prepare.mjs \
+		backend/stdlib_prune.py backend/stdlib_roots.txt $(VENV)/.runtime-installed
 	$(PY) -m backend.runtime
 
 # The browser's own package index: exact, hash-checked pure-Python wheels (browser-wheels.txt).
