@@ -29,23 +29,30 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+
 # PyScript builds functions from strings (Function(...) in its core and stdlib), so it needs
-# 'unsafe-eval' on top of the 'wasm-unsafe-eval' that Pyodide needs.  Nothing else is relaxed.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "worker-src 'self' blob:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+# 'unsafe-eval' on top of the 'wasm-unsafe-eval' that Pyodide needs.  Styles may come inline
+# only by hash (the page's first-paint block, see backend/static.py).  No form submits natively.
+def content_security_policy(style_hashes: tuple[str, ...] = ()) -> str:
+    styles = " ".join(["'self'", *(f"'{digest}'" for digest in style_hashes)])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
+            f"style-src {styles}",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "worker-src 'self' blob:",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,

@@ -1,43 +1,205 @@
-// Starts the Python runtime while PyScript itself is still loading, from a memory snapshot.
+// Starts the Python runtime while PyScript itself is still loading, on the path that is fastest
+// for this visit's link.
 //
 // PyScript imports the module named by `interpreter` in pyscript.toml and calls its
 // `loadPyodide(options)` only after its own core has been fetched, evaluated and has read its
 // config: 150 to 300 ms on our test machines in which nothing starts the runtime. This module
 // is that `interpreter`. index.html also loads it as an async module script, so its first
-// evaluation, as soon as it arrives, starts the served Pyodide's own `loadPyodide`. When
-// PyScript later imports it (the same URL, so the same module instance) and calls
-// `loadPyodide`, it gets the runtime that is already booting, with its output handlers attached.
+// evaluation, as soon as it arrives, starts the runtime. When PyScript later imports it (the
+// same URL, so the same module instance) and calls `loadPyodide`, it gets the runtime that is
+// already booting, with its output handlers attached.
 //
-// The runtime starts from `snapshot.gz`, a memory snapshot of a freshly started interpreter
-// that set-up made with the same pinned Pyodide (backend/pyodide_snapshot.mjs): restoring it
-// skips most of the interpreter's ~1.7 s start. If the snapshot is missing or refused (Pyodide
-// checks that it comes from this very build), the runtime starts the normal way; the page
-// records which on the Performance timeline (`pyodide:snapshot` or `pyodide:fresh`).
+// Two start paths, both from the served, pinned Pyodide and the app's own cut standard library
+// (app/stdlib.zip, backend/stdlib_prune.py):
+// - normal: the interpreter starts itself, about 1.7 s of main thread on our test machines;
+// - snapshot: it is restored from app/snapshot.gz, a memory snapshot set-up made of a freshly
+//   started interpreter (backend/pyodide_prepare.mjs): about 0.15 s, but 4 MB more to fetch.
+// The snapshot is worth its bytes only where they arrive in less time than it saves. So: a
+// snapshot already in the HTTP cache is used at once (a repeat visit); otherwise the bytes of
+// the runtime files already arriving measure the link, and the snapshot is fetched only when
+// it would arrive within SNAPSHOT_SAVES_S. Once the page has settled, the snapshot is kept in
+// Cache Storage for the next visit (fetched in the background after a normal start: low
+// priority, not with Save-Data).
+// `?start=normal` or `?start=snapshot` forces a path (benchmarks and tests). The page records
+// which path it took on the Performance timeline (`pyodide:snapshot` or `pyodide:fresh`).
+//
+// The same counting drives the progress bar: `pychat:download` events on window carry
+// `{received, total}` in bytes as sent (static/boot.js draws them).
 import { loadPyodide as loadServedPyodide, version } from "../vendor/pyodide/314.0.7/pyodide.mjs";
 
 export { version };
 
 const INDEX_URL = new URL("../vendor/pyodide/314.0.7/", import.meta.url).href;
+const FILES = {
+  wasm: `${INDEX_URL}pyodide.asm.wasm`,
+  lock: `${INDEX_URL}pyodide-lock.json`,
+  stdlib: `${INDEX_URL}app/stdlib.zip`,
+  snapshot: `${INDEX_URL}app/snapshot.gz`,
+};
+// Sizes of every served variant of those files, written by set-up (backend/runtime.py).
+const MANIFEST_URL = `${INDEX_URL}app/runtime.json`;
+// CPU a snapshot start saves over a normal one on our test machines (1.7 s start against a
+// 0.15 s restore, less the restored interpreter's slower first half-second).
+const SNAPSHOT_SAVES_S = 1.2;
+// The link is judged once this much has arrived, or this long after the first byte.
+const SAMPLE_BYTES = 256 * 1024;
+const SAMPLE_MS = 1000;
 
 // Lines printed before PyScript attaches its handlers (normally none) go to the console.
 let stdout = (line) => console.log(line);
 let stderr = (line) => console.error(line);
 
-const start = (options) =>
-  loadServedPyodide({
+const original = globalThis.fetch.bind(globalThis);
+
+// Runtime downloads, counted as they arrive. Bodies are read from a clone, so the response
+// Pyodide consumes stays the browser's own (WebAssembly streaming compilation and its code
+// cache need that), and the download never waits for Pyodide to start reading.
+class Downloads {
+  constructor(manifest) {
+    this.manifest = manifest; // Promise<object | null>
+    this.files = new Map(); // url -> {sent, decoded, received}
+    this.firstByteAt = null;
+    this.listeners = new Set();
+    this.drawQueued = false;
+    // Rejects when a file the runtime cannot start without fails to arrive. Pyodide itself
+    // would wait forever for a wasm that never came.
+    this.failure = new Promise((_resolve, reject) => {
+      this.fail = reject;
+    });
+    this.failure.catch(() => {});
+  }
+
+  fetch(url, { essential = true } = {}) {
+    const response = original(url);
+    response.then(
+      (r) => (r.ok ? this.#count(url, r.clone()) : essential && this.#failed(url, `HTTP ${r.status}`)),
+      (error) => essential && this.#failed(url, String(error)),
+    );
+    return response;
+  }
+
+  #failed(url, why) {
+    const reason = `could not load ${url} (${why})`;
+    document.documentElement.dataset.runtimeFailed = reason; // boot.js may not be running yet
+    dispatchEvent(new CustomEvent("pychat:runtime-failed", { detail: reason }));
+    this.fail(new Error(reason));
+  }
+
+  async #count(url, response) {
+    if (!response.body) return;
+    this.firstByteAt ??= performance.now();
+    const sizes = (await this.manifest)?.[url.slice(INDEX_URL.length)];
+    const coding = response.headers.get("content-encoding") || "identity";
+    // A host that compresses on the fly: its own sent size, the file's own decoded size.
+    const [sent, decoded] = sizes?.[coding] ?? [
+      Number(response.headers.get("content-length")) || sizes?.identity?.[0] || 0,
+      sizes?.identity?.[1] || 0,
+    ];
+    const file = { sent, decoded, received: 0 };
+    this.files.set(url, file);
+    const reader = response.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      file.received += value.byteLength;
+      this.#changed();
+    }
+    file.received = file.decoded || file.received;
+    this.#changed();
+  }
+
+  // Bytes as sent: each file's decoded bytes so far, scaled by its sent/decoded ratio.
+  get progress() {
+    let received = 0;
+    let total = 0;
+    for (const file of this.files.values()) {
+      if (!file.decoded) continue;
+      received += (Math.min(file.received, file.decoded) / file.decoded) * file.sent;
+      total += file.sent;
+    }
+    return { received, total };
+  }
+
+  get settled() {
+    return [...this.files.values()].every((file) => file.received >= file.decoded);
+  }
+
+  #changed() {
+    for (const listener of this.listeners) listener();
+    if (this.drawQueued) return;
+    this.drawQueued = true;
+    requestAnimationFrame(() => {
+      this.drawQueued = false;
+      dispatchEvent(new CustomEvent("pychat:download", { detail: this.progress }));
+    });
+  }
+
+  // Resolves with the measured rate (bytes as sent per second) once it is worth believing:
+  // after SAMPLE_BYTES, SAMPLE_MS after the first byte, when everything has arrived, or, with
+  // no byte at all by twice SAMPLE_MS, as zero (a link that slow gets the smaller start).
+  rate() {
+    return new Promise((resolve) => {
+      const measured = () => {
+        const elapsed = this.firstByteAt === null ? 0 : performance.now() - this.firstByteAt;
+        return { received: this.progress.received, elapsed };
+      };
+      const finish = () => {
+        const { received, elapsed } = measured();
+        this.listeners.delete(check);
+        clearTimeout(timer);
+        resolve(elapsed > 0 ? (received / elapsed) * 1000 : 0);
+      };
+      const check = () => {
+        const { received, elapsed } = measured();
+        if (received >= SAMPLE_BYTES || elapsed >= SAMPLE_MS || (received && this.settled)) finish();
+      };
+      const timer = setTimeout(finish, SAMPLE_MS * 2);
+      this.listeners.add(check);
+      check();
+    });
+  }
+}
+
+const manifest = original(MANIFEST_URL)
+  .then((r) => (r.ok ? r.json() : null))
+  .then((files) => files, () => null);
+const downloads = new Downloads(manifest);
+// Started at once (they match index.html's preloads), handed to Pyodide when it asks.
+const early = new Map(
+  [FILES.wasm, FILES.lock, FILES.stdlib].map((url) => [url, downloads.fetch(url)]),
+);
+
+// Pyodide fetches its files with the global fetch; the first request for each early file gets
+// the response already on its way.
+const claimEarly = (input, init) => {
+  const url = String(input instanceof Request ? input.url : input);
+  const response = early.get(url);
+  if (response === undefined) return original(input, init);
+  early.delete(url);
+  return response;
+};
+
+const start = (options) => {
+  globalThis.fetch = claimEarly;
+  const loading = loadServedPyodide({
     indexURL: INDEX_URL,
+    stdLibURL: FILES.stdlib,
     stdout: (line) => stdout(line),
     stderr: (line) => stderr(line),
     ...options,
   });
+  const pyodide = Promise.race([loading, downloads.failure]);
+  const restore = () => {
+    if (globalThis.fetch === claimEarly) globalThis.fetch = original;
+  };
+  pyodide.then(restore, restore);
+  return pyodide;
+};
 
-// index.html preloads it (marked optional: a missing snapshot is not a failed start). It is a
-// gzip file, inflated here, so that every host sends 6 MiB rather than 30.
-// A host that labels .gz files `Content-Encoding: gzip` has the browser inflate it on the way,
-// so the bytes decide: inflate only what still starts with gzip's magic number.
-const fetchSnapshot = async () => {
-  const response = await fetch(`${INDEX_URL}snapshot.gz`);
-  if (!response.ok) throw new Error(`snapshot.gz: HTTP ${response.status}`);
+// The snapshot as bytes. A gzip file the page inflates itself, so that every host sends 4-6 MB
+// rather than 30; our server sends its brotli form instead, which the browser inflates on the
+// way. So the bytes decide: inflate only what still starts with gzip's magic number.
+const snapshotBytes = async (response) => {
   const reader = response.body.getReader();
   const first = await reader.read();
   const body = new ReadableStream({
@@ -54,7 +216,35 @@ const fetchSnapshot = async () => {
   return new Response(gzipped ? body.pipeThrough(new DecompressionStream("gzip")) : body).arrayBuffer();
 };
 
-// A snapshot is the interpreter as set-up left it, so two things in it describe the machine
+// A snapshot this browser kept from an earlier visit, read without asking the network (null when
+// there is none). Cache Storage rather than the HTTP cache: only it can be asked "do you have
+// it?" at no cost and without a failed request in the console. It exists only in secure
+// contexts (https, localhost); elsewhere every visit judges the link.
+const SNAPSHOT_CACHE = "pychat-runtime";
+const cachedSnapshot = async () => {
+  try {
+    const cache = await caches.open(SNAPSHOT_CACHE);
+    const [key] = await cache.keys();
+    return (key && (await cache.match(key))) ?? null;
+  } catch {
+    return null;
+  }
+};
+
+const choosePath = async () => {
+  const forced = new URLSearchParams(location.search).get("start");
+  if (forced === "normal") return { path: "normal" };
+  const cached = await cachedSnapshot();
+  if (cached) return { path: "snapshot", response: cached };
+  if (forced === "snapshot") return { path: "snapshot" };
+  if (navigator.connection?.saveData) return { path: "normal" };
+  const [rate, files] = await Promise.all([downloads.rate(), manifest]);
+  const snapshotSent = files?.["app/snapshot.gz"]?.br?.[0] ?? files?.["app/snapshot.gz"]?.identity?.[0];
+  if (!snapshotSent) return { path: "normal" };
+  return { path: snapshotSent / rate <= SNAPSHOT_SAVES_S ? "snapshot" : "normal" };
+};
+
+// A snapshot is the interpreter as set-up left it, so three things in it describe the machine
 // that made it rather than this page, and are renewed here:
 // - the shared generator of `random`: without a fresh seed every page would draw the same
 //   numbers (CPython's string-hash seed is fixed in the snapshot too; that one only matters
@@ -63,41 +253,92 @@ const fetchSnapshot = async () => {
 //   copies it at import. Emscripten's own `_tzset_js` refills the C library's variables from
 //   this browser; a second, fresh `time` module reads them as a start would, and `time` takes
 //   its values. Offsets were right before (localtime asks the browser each time); zone names
-//   and time.timezone were not.
+//   and time.timezone were not;
+// - the zip importer's table of the standard library's members, read from the zip set-up
+//   mounted: it is read again from the zip this page fetched (the same one, unless a cached
+//   snapshot outlived a deploy).
 const RENEW = `
-import importlib.util, random, time
+import importlib.util, random, sys, time
 random.seed()
 fresh = importlib.util.module_from_spec(importlib.util.find_spec("time"))
 fresh.__spec__.loader.exec_module(fresh)  # CPython's own start-up reading of the time zone
 for name in ("timezone", "altzone", "daylight", "tzname"):
     setattr(time, name, getattr(fresh, name))
-del fresh, name
+for path, finder in list(sys.path_importer_cache.items()):
+    if path.endswith(".zip") and finder is not None:
+        finder.invalidate_caches()
+del fresh, name, path, finder
 `;
 const adoptThisPage = (pyodide) => {
-  pyodide._api.config._loadSnapshot = null;  // its 30 MiB are in the heap now; let them go
+  pyodide._api.config._loadSnapshot = null; // its 30 MiB are in the heap now; let them go
   const module = pyodide._module;
   const names = module._tzname >>> 2;
   module.__tzset_js(module._timezone, module._daylight, module.HEAPU32[names], module.HEAPU32[names + 1]);
   pyodide.runPython(RENEW);
 };
 
-const fromSnapshot = async () => {
-  const pyodide = await start({ _loadSnapshot: fetchSnapshot() });
-  adoptThisPage(pyodide);  // if this fails, the restored runtime is not used
+const fromSnapshot = async (cached) => {
+  const response = cached ?? downloads.fetch(FILES.snapshot, { essential: false }).then((r) => {
+    if (!r.ok) throw new Error(`snapshot.gz: HTTP ${r.status}`);
+    return r;
+  });
+  const pyodide = await start({ _loadSnapshot: Promise.resolve(response).then(snapshotBytes) });
+  adoptThisPage(pyodide); // if this fails, the restored runtime is not used
   return pyodide;
 };
 
-const booting = fromSnapshot().then(
-  (pyodide) => {
-    performance.mark("pyodide:snapshot");
-    return pyodide;
-  },
-  (error) => {
-    console.warn("Python runtime: starting without the snapshot:", error);
-    performance.mark("pyodide:fresh");
-    return start({});
-  },
-);
+// Once the page has settled and the main thread is idle: keep the current snapshot for the next
+// visit, unless the one kept already is it (the manifest names its digest). On this visit's
+// snapshot start the bytes come again from the HTTP cache; after a normal start they are the
+// one download this costs, at low priority, and not with Save-Data.
+const keepSnapshotForNextVisit = () => {
+  if (navigator.connection?.saveData || !globalThis.caches) return;
+  const keep = async () => {
+    try {
+      const digest = (await manifest)?.["app/snapshot.gz"]?.sha256;
+      if (!digest) return;
+      const key = `${FILES.snapshot}?sha256=${digest}`;
+      const cache = await caches.open(SNAPSHOT_CACHE);
+      if (!(await cache.match(key))) {
+        const response = await original(FILES.snapshot, { priority: "low" });
+        if (!response.ok) return;
+        await cache.put(key, response);
+        for (const old of await cache.keys()) if (old.url !== key) await cache.delete(old);
+      }
+      performance.mark("pyodide:snapshot-stored");
+    } catch (error) {
+      console.info("snapshot not kept for the next visit:", String(error));
+    }
+  };
+  const whenSettled = () => {
+    if (document.body?.dataset.ready !== "true") return false;
+    (globalThis.requestIdleCallback ?? ((callback) => setTimeout(callback, 0)))(keep, { timeout: 2000 });
+    return true;
+  };
+  if (whenSettled()) return;
+  const observer = new MutationObserver(() => whenSettled() && observer.disconnect());
+  observer.observe(document.documentElement, { attributes: true, subtree: true, attributeFilter: ["data-ready"] });
+};
+
+const normally = (why) => {
+  if (why) console.warn("Python runtime: starting without the snapshot:", why);
+  performance.mark("pyodide:fresh");
+  return start({});
+};
+
+const booting = choosePath().then(({ path, response }) => {
+  if (path !== "snapshot") return normally(null);
+  return fromSnapshot(response).then(
+    (pyodide) => {
+      performance.mark("pyodide:snapshot");
+      return pyodide;
+    },
+    (error) => normally(error),
+  );
+});
+if (new URLSearchParams(location.search).get("start") !== "normal") {
+  booting.then(keepSnapshotForNextVisit, () => {});
+}
 // Reported by PyScript when it awaits the runtime; not an "unhandled" rejection before that.
 booting.catch(() => {});
 

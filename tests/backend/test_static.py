@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+
 import pytest
 
 PYODIDE = "/vendor/pyodide/314.0.7"
@@ -22,7 +26,9 @@ PYSCRIPT = "/vendor/pyscript/0.7.31"
         (f"{PYODIDE}/pyodide.asm.wasm", "application/wasm"),
         (f"{PYODIDE}/python_stdlib.zip", "application/zip"),
         (f"{PYODIDE}/pyodide-lock.json", "application/json"),
-        (f"{PYODIDE}/snapshot.gz", "application/gzip"),
+        (f"{PYODIDE}/app/snapshot.gz", "application/gzip"),
+        (f"{PYODIDE}/app/stdlib.zip", "application/zip"),
+        (f"{PYODIDE}/app/runtime.json", "application/json"),
         (f"{PYSCRIPT}/core.js", "text/javascript"),
         (f"{PYSCRIPT}/core.css", "text/css"),
     ],
@@ -39,7 +45,19 @@ async def test_runtime_files_are_immutable(server):
     assert "Accept-Encoding" in response.headers["Vary"]
 
 
-@pytest.mark.parametrize("path", ["/", "/pyscript.toml", "/app/main.py", "/static/boot.js"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/pyscript.toml",
+        "/app/main.py",
+        "/static/boot.js",
+        # Made from the app's code under a name that stays: never immutable.
+        f"{PYODIDE}/app/stdlib.zip",
+        f"{PYODIDE}/app/snapshot.gz",
+        f"{PYODIDE}/app/runtime.json",
+    ],
+)
 async def test_app_files_revalidate_with_an_etag(server, path):
     response = await server.http.get(server.url + path)
     assert response.headers["Cache-Control"] == "no-cache"
@@ -64,6 +82,27 @@ async def test_precompressed_wasm(server, accept, encoding):
         assert body[:4] == b"\0asm"
     else:
         assert len(body) < 4_000_000  # 9.6 MB raw
+
+
+@pytest.mark.parametrize(
+    ("path", "plain_magic"),
+    [("app/stdlib.zip", b"PK\x03\x04"), ("app/snapshot.gz", b"\x1f\x8b")],
+)
+async def test_app_runtime_files_travel_as_brotli_of_their_uncompressed_form(
+    server, path, plain_magic
+):
+    """The brotli sibling decodes to another valid form (the stored zip, the raw snapshot)
+    that is far smaller on the wire than the file; a client without brotli gets the file."""
+    url = f"{server.url}{PYODIDE}/{path}"
+    plain = await server.http.get(url, headers={"Accept-Encoding": "identity"})
+    body = await plain.read()
+    assert body[:4].startswith(plain_magic)
+    encoded = await server.http.get(url, headers={"Accept-Encoding": "br"}, auto_decompress=False)
+    assert encoded.headers["Content-Encoding"] == "br"
+    assert (
+        "Accept-Encoding" in encoded.headers["Vary"] and "Accept-Encoding" in plain.headers["Vary"]
+    )
+    assert len(await encoded.read()) < 0.8 * len(body)
 
 
 async def test_large_runtime_script_is_precompressed(server):
@@ -107,6 +146,7 @@ async def test_security_headers_on_every_response(server, path):
     assert directives["frame-ancestors"] == "'none'"
     assert directives["object-src"] == "'none'"
     assert directives["base-uri"] == "'none'"
+    assert directives["form-action"] == "'none'"
     assert "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"
@@ -116,3 +156,19 @@ async def test_health(server):
     response = await server.http.get(server.url + "/api/health")
     assert response.status == 200
     assert await response.json() == {"status": "ok", "storage": "ok", "sockets": 0}
+
+
+async def test_the_page_allows_exactly_its_own_inline_styles(server):
+    """The first paint's styles are inline; the page's CSP names their hash and nothing else
+    inline, and other responses allow no inline style at all."""
+    page = await server.http.get(server.url + "/")
+    html = await page.read()
+    styles = re.findall(rb"<style>(.*?)</style>", html, re.DOTALL)
+    assert len(styles) == 1
+    digest = base64.b64encode(hashlib.sha256(styles[0]).digest()).decode()
+    directives = dict(
+        d.strip().split(" ", 1) for d in page.headers["Content-Security-Policy"].split(";")
+    )
+    assert directives["style-src"] == f"'self' 'sha256-{digest}'"
+    other = await server.http.get(server.url + "/static/boot.js")
+    assert "sha256-" not in other.headers["Content-Security-Policy"]
