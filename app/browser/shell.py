@@ -5,7 +5,9 @@ store decides what happens, :func:`app.ui.layout.view_for` decides what is shown
 module moves values between them and the page (DOM, localStorage, fetch, timers).
 
 Start-up is one synchronous localStorage read followed by one ``Restore`` event; the page is
-marked ready (``<body data-ready="true">``) when that first render has happened.
+marked ready (``<body data-ready="true">``) when that first render has happened.  The sign-in
+form was usable before Python ran (static/boot.js): the first render keeps what was typed and
+where the cursor is, and a submit pressed early is carried out once, here.
 
 The server is reached through :func:`request` and the chat transport's socket, or, in preview
 mode (``?preview=1``, see :mod:`app.ui.preview_loader`), through the simulated server that
@@ -152,8 +154,19 @@ class Shell:
         self._listen(_el("chat-open"), "click", lambda _e: self.open_chat())
         self.store.subscribe(self.render)
         self._restore()
+        self._carry_out_early_submit()
         _el("boot").hidden = True
         js.document.body.dataset.ready = "true"
+
+    def _carry_out_early_submit(self) -> None:
+        """boot.js held a submit pressed before Python ran: do it now, once, with what the
+        fields hold now (the user may have typed on while the runtime loaded)."""
+        form = _el("login-form")
+        if form.getAttribute("data-pending-submit") != "true":
+            return
+        form.removeAttribute("data-pending-submit")
+        if self.store.snapshot.status is Status.ANONYMOUS:
+            self._submit_sign_in()
 
     def _restore(self) -> None:
         raw = js.localStorage.getItem(self.hint_key)  # the one synchronous storage read
@@ -209,6 +222,9 @@ class Shell:
 
     def on_submit(self, event: Any) -> None:
         event.preventDefault()
+        self._submit_sign_in()
+
+    def _submit_sign_in(self) -> None:
         username = str(_el("username").value)
         password = str(_el("password").value)
         self.dispatch(SignInRequested(username=username.strip(), password=password))
@@ -308,7 +324,8 @@ class Shell:
 
     def _move_focus(self, view: View) -> None:
         if view.screen is Screen.SIGN_IN and not view.busy and not view.error:
-            _el("username").focus()
+            if not _el("login-form").contains(js.document.activeElement):
+                _el("username").focus()  # someone typing in the form keeps their place
         elif view.screen is Screen.SIGNED_IN:
             _el("main").focus()
         elif view.screen is Screen.UNREACHABLE:
