@@ -1,18 +1,31 @@
-"""Page start-up against its floor, and sign-in to an open chat, in headless Chromium.
+"""Page start-up on emulated links, cold and warm, against bare Pyodide in the same run.
 
-    .venv/bin/python bench/page_load.py [--runs 5]
+    .venv/bin/python bench/page_load.py [--runs 3] [--profiles loopback,fiber,desktop,mobile]
 
-Floor: a bare page that loads the same self-hosted Pyodide and runs ``1+1``; the same page
-started from the memory snapshot the app starts from (``snapshot.gz``) is shown beside it.
-App: the real ``index.html`` up to a settled anonymous page (``body[data-auth="anonymous"]``);
-with a valid session, up to a restored signed-in page and then to an open chat socket
-(``#chat-panel[data-connection="open"]``, including the lazy download and import of the
-chat).  Every run is a cold browser context (empty cache), the variants alternate, and the
-table shows medians.  The anonymous load is also split where PyScript reports
-progress (``py:progress``: the runtime is up, the start-up files are written) and where our
-own code starts (the ``pychat:boot`` performance mark, after PyScript's ``import pyscript``
-and our imports).  Times are from navigation start (``performance.now()`` in the page),
-so browser launch and process start are not counted.
+Every figure is measured under each link profile, set with the Chrome DevTools Protocol's
+``Network.emulateNetworkConditions`` before the first request (``loopback``: no throttling;
+``fiber`` 100 Mbit/s and 10 ms; ``desktop`` 10 Mbit/s and 40 ms, Lighthouse's desktop; ``mobile``
+1.6 Mbit/s down, 750 kbit/s up and 150 ms, Lighthouse's slow 4G).  A cold visit is a new browser
+context (empty HTTP cache); the warm visit is a second navigation in that same context, so
+it finds whatever the first one cached.  Nothing is routed through Playwright (a route turns
+the page's HTTP cache off); files are served by the real server.
+
+Variants, alternating within each run:
+
+* ``bare, normal start``: a page that loads the same served Pyodide and runs ``1+1`` (the floor);
+* ``bare, snapshot start``: the same page started from the app's memory snapshot;
+* ``app``: the real ``index.html`` up to a settled anonymous page (``body[data-auth]``), taking
+  the start path it picks for the link;
+* ``app, normal start`` / ``app, snapshot start``: the same, with the path forced
+  (``?start=normal`` / ``?start=snapshot``), so the choice is judged against both.
+
+Before the app's warm visit the bench waits until the page has kept the snapshot for the next
+visit (Cache Storage; fetched in the background after a normal start), and reports how long
+after navigation that was and the bytes it cost.  For the
+app it also reports when ``#username`` was first visible and enabled (typeable), the restored
+signed-in page and the chat socket opening after it (cold and warm), and bytes as sent
+(``transferSize``: bodies as encoded plus headers; cache hits are 0).  Times are from
+navigation start (``performance.now()`` in the page); medians of ``--runs``.
 """
 
 from __future__ import annotations
@@ -21,44 +34,67 @@ import argparse
 import statistics
 import sys
 import tempfile
+import threading
+from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from aiohttp import web  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
-from tests.support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, add_user  # noqa: E402
+from tests.support import CHROMIUM, CHROMIUM_ARGS, LINKS, PASSWORD, Link, add_user  # noqa: E402
 
-MARK = """
+PROFILES = LINKS
+SLOWEST_VISIT_MS = 300_000
+
+# Marks in the page: each body[data-auth] value and chat connection state, first time seen, and
+# the first frame in which #username is visible and enabled.
+MARKS = """
 (() => {
   window.__marks = {};
-  const note = () => {
-    const v = document.body && document.body.dataset.auth;
-    if (v && !(v in window.__marks)) window.__marks[v] = performance.now();
-    const panel = document.getElementById("chat-panel");
-    const c = panel && "chat:" + panel.dataset.connection;
-    if (c && !(c in window.__marks)) window.__marks[c] = performance.now();
-    if (panel && panel.dataset.markdown === "ready" && !("md" in window.__marks)) {
-      window.__marks.md = performance.now();
-    }
+  const mark = (name) => {
+    if (!(name in window.__marks)) window.__marks[name] = performance.now();
   };
-  // Where start-up time goes: PyScript's own progress events, then our code's first line.
-  addEventListener("py:progress", (event) => {
-    const step = "py:" + String(event.detail);
-    if (!(step in window.__marks)) window.__marks[step] = performance.now();
-  });
+  const note = () => {
+    const auth = document.body && document.body.dataset.auth;
+    if (auth) mark(auth);
+    const panel = document.getElementById("chat-panel");
+    if (panel) mark("chat:" + panel.dataset.connection);
+    if (panel && panel.dataset.markdown === "ready") mark("markdown");
+  };
   new MutationObserver(note).observe(document, {subtree: true, childList: true,
     attributes: true, attributeFilter: ["data-auth", "data-connection", "data-markdown"]});
+  const usable = () => {
+    const input = document.getElementById("username");
+    if (input && input.checkVisibility() && !input.disabled) mark("form usable");
+    else requestAnimationFrame(usable);
+  };
+  requestAnimationFrame(usable);
 })();
 """
+SENT = """
+performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+  .reduce((sum, entry) => sum + entry.transferSize, 0)
+"""
+PATH = "performance.getEntriesByName('pyodide:snapshot').length ? 'snapshot' : 'normal'"
+STORED = "performance.getEntriesByName('pyodide:snapshot-stored')"
+
+BARE = "/bench/floor/index.html"
+VARIANTS = {
+    "bare, normal start": BARE,
+    "bare, snapshot start": BARE + "?snapshot",
+    "app": "/",
+    "app, normal start": "/?start=normal",
+    "app, snapshot start": "/?start=snapshot",
+}
 
 
-def serve(db: Path) -> tuple[web.AppRunner, str]:
-    """The real app, plus the floor page under /bench/floor/ (bench-only route)."""
+def serve(db: Path) -> str:
+    """The real app, plus the floor page under /bench/floor/ (a bench-only route)."""
     import asyncio
-    import threading
+    import socket
 
     from backend.app import create_app
     from backend.config import Settings
@@ -66,7 +102,7 @@ def serve(db: Path) -> tuple[web.AppRunner, str]:
 
     loop = asyncio.new_event_loop()
     ready = threading.Event()
-    box: dict[str, object] = {}
+    box: dict[str, str] = {}
 
     async def floor(request: web.Request) -> web.StreamResponse:
         path = safe_path(ROOT / "bench" / "floor", request.match_info["tail"])
@@ -75,205 +111,199 @@ def serve(db: Path) -> tuple[web.AppRunner, str]:
         return file_response(path, "no-cache")
 
     async def start() -> None:
-        import socket
-
         sock = socket.create_server(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        app = create_app(Settings(port=port, db_path=db, address_attempts=10_000))
+        app = create_app(Settings(port=port, db_path=db, address_attempts=100_000))
         app.router.add_get("/bench/floor/{tail:.+}", floor)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.SockSite(runner, sock).start()
-        box["runner"], box["url"] = runner, f"http://127.0.0.1:{port}"
+        box["url"] = f"http://127.0.0.1:{port}"
         ready.set()
 
     threading.Thread(
         target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True
     ).start()
     ready.wait(30)
-    return box["runner"], box["url"]  # type: ignore[return-value]
+    return box["url"]
 
 
-def identity_size(address: str) -> int:
-    """The body size of ``address`` when nothing is compressed."""
-    import urllib.request
+class Bench:
+    def __init__(self, browser: Browser, url: str, signed_in: dict) -> None:
+        self.browser = browser
+        self.url = url
+        self.signed_in = signed_in
+        self.results: dict[tuple[str, str], list[float]] = defaultdict(list)
+        self.paths: dict[tuple[str, str], list[str]] = defaultdict(list)
 
-    request = urllib.request.Request(address, headers={"Accept-Encoding": "identity"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return len(response.read())
+    def record(self, profile: str, name: str, value: float) -> None:
+        self.results[(profile, name)].append(value)
 
-
-def run(runs: int) -> dict[str, list[float]]:
-    tmp = Path(tempfile.mkdtemp())
-    add_user(tmp / "bench.db", "bench", PASSWORD)
-    _, url = serve(tmp / "bench.db")
-    results: dict[str, list[float]] = {
-        k: []
-        for k in (
-            "floor: bare Pyodide + 1+1",
-            "floor: same, from the snapshot",
-            "app: settled anonymous",
-            "app: first paint",
-            "  runtime ready (Loaded interpreter)",
-            "  files written (Loaded files)",
-            "  our code starts (pychat:boot)",
-            "app: restored signed-in",
-            "validation request",
-            "authenticated -> chat open",
-            "markdown: authenticated -> chat open",
-            "plain: authenticated -> chat open",
-            "markdown: authenticated -> ready",
-            "markdown: KiB after sign-in",
-            "plain: KiB after sign-in",
-            "KiB cold load (brotli)",
-            "KiB cold load (no compression)",
-            "KiB warm reload",
-        )
-    }
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        # A signed-in storage state (cookie + hint) to restore from, made once.
-        context = browser.new_context(base_url=url)
+    def page(self, link: Link | None, **context_options) -> Page:
+        context = self.browser.new_context(base_url=self.url, **context_options)
+        context.add_init_script(MARKS)
         page = context.new_page()
-        page.goto("/")
-        page.wait_for_selector('body[data-auth="anonymous"]', timeout=60_000)
-        page.fill("#username", "bench")
-        page.fill("#password", PASSWORD)
-        page.click("#login-form button[type=submit]")
-        page.wait_for_selector('body[data-auth="authenticated"]')
-        signed_in = context.storage_state()
-        context.close()
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        if link is not None:
+            cdp.send("Network.emulateNetworkConditions", link.conditions())
+        return page
 
-        for _ in range(runs):
-            for name, query in (
-                ("floor: bare Pyodide + 1+1", ""),
-                ("floor: same, from the snapshot", "?snapshot"),
-            ):
-                context = browser.new_context(base_url=url)
-                page = context.new_page()
-                page.goto("/bench/floor/index.html" + query)
-                page.wait_for_selector('body[data-ready="true"]', timeout=60_000)
-                results[name].append(page.evaluate("window.__floorDone"))
-                context.close()
-
-            context = browser.new_context(base_url=url)
-            context.add_init_script(MARK)
-            page = context.new_page()
-            page.goto("/")
-            page.wait_for_selector('body[data-auth="anonymous"]', timeout=60_000)
-            results["app: settled anonymous"].append(page.evaluate("window.__marks.anonymous"))
-            phases = page.evaluate(
-                "[window.__marks['py:Loaded interpreter'], window.__marks['py:Loaded files'],"
-                " performance.getEntriesByName('pychat:boot')[0].startTime]"
-            )
-            for name, value in zip(
-                (
-                    "  runtime ready (Loaded interpreter)",
-                    "  files written (Loaded files)",
-                    "  our code starts (pychat:boot)",
-                ),
-                phases,
-                strict=True,
-            ):
-                results[name].append(value)
-            results["app: first paint"].append(
-                page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
-            )
-            context.close()
-
-            context = browser.new_context(base_url=url, storage_state=signed_in)
-            context.add_init_script(MARK)
-            page = context.new_page()
-            page.goto("/")
-            page.wait_for_selector('body[data-auth="authenticated"]', timeout=60_000)
-            results["app: restored signed-in"].append(page.evaluate("window.__marks.authenticated"))
-            page.wait_for_selector('#chat-panel[data-connection="open"]', timeout=60_000)
-            results["authenticated -> chat open"].append(
-                page.evaluate("window.__marks['chat:open'] - window.__marks.authenticated")
-            )
-            results["validation request"].append(
-                page.evaluate(
-                    "performance.getEntriesByType('resource')"
-                    ".filter(e => e.name.endsWith('/api/auth/session'))[0].duration"
+    def run_variant(self, profile: str, link: Link | None, name: str, path: str) -> None:
+        page = self.page(link)
+        bare = name.startswith("bare")
+        until = 'body[data-ready="true"]' if bare else 'body[data-auth="anonymous"]'
+        done = "window.__floorDone" if bare else "window.__marks.anonymous"
+        for visit in ("cold", "warm"):
+            if visit == "warm" and not bare and "normal" not in name:
+                # The next visit can only start from the snapshot once this one has kept it.
+                page.wait_for_function(f"{STORED}.length", timeout=SLOWEST_VISIT_MS).dispose()
+                self.record(
+                    profile,
+                    f"{name}: snapshot kept after (cold, ms)",
+                    page.evaluate(f"{STORED}[0].startTime"),
                 )
-            )
-            context.close()
+                self.record(
+                    profile,
+                    f"{name}: MB incl. the kept snapshot (cold)",
+                    page.evaluate(SENT) / 1e6,
+                )
+            page.goto(path, timeout=SLOWEST_VISIT_MS)
+            page.wait_for_selector(until, state="attached", timeout=SLOWEST_VISIT_MS)
+            self.record(profile, f"{name} ({visit})", page.evaluate(done))
+            self.record(profile, f"{name}: MB as sent ({visit})", page.evaluate(SENT) / 1e6)
+            if not bare:
+                self.paths[(profile, f"{name} ({visit})")].append(page.evaluate(PATH))
+                usable = page.evaluate("window.__marks['form usable']")
+                self.record(profile, f"{name}: #username usable ({visit})", usable)
+        page.context.close()
 
-            # Bytes on the wire: a cold load's response bodies as sent (brotli where the
-            # browser accepts it), the same files fetched uncompressed, and a warm reload.
-            context = browser.new_context(base_url=url)
-            page = context.new_page()
-            page.goto("/")
-            page.wait_for_selector('body[data-auth="anonymous"]', timeout=60_000)
-            entries = page.evaluate(
-                "performance.getEntriesByType('navigation').concat("
-                "performance.getEntriesByType('resource'))"
-                ".map(e => [e.name, e.encodedBodySize])"
+    def run_signed_in(self, profile: str, link: Link | None) -> None:
+        page = self.page(link, storage_state=self.signed_in)
+        for visit in ("cold", "warm"):
+            page.goto("/", timeout=SLOWEST_VISIT_MS)
+            page.wait_for_selector('#chat-panel[data-connection="open"]', timeout=SLOWEST_VISIT_MS)
+            marks = page.evaluate("window.__marks")
+            self.record(profile, f"app: restored signed-in ({visit})", marks["authenticated"])
+            self.record(
+                profile,
+                f"app: authenticated -> chat open ({visit})",
+                marks["chat:open"] - marks["authenticated"],
             )
-            results["KiB cold load (brotli)"].append(sum(size for _, size in entries) / 1024)
-            results["KiB cold load (no compression)"].append(
-                sum(identity_size(name) for name, _ in entries) / 1024
-            )
-            page.reload()
-            page.wait_for_selector('body[data-auth="anonymous"]', timeout=60_000)
-            results["KiB warm reload"].append(
-                page.evaluate(
-                    "performance.getEntriesByType('navigation').concat("
-                    "performance.getEntriesByType('resource'))"
-                    ".reduce((sum, e) => sum + e.transferSize, 0) / 1024"
-                )
-            )
-            context.close()
+        page.context.close()
 
-            # Markdown support against the plain-text build (its wheels blocked), same run.
-            for variant in ("markdown", "plain"):
-                context = browser.new_context(base_url=url, storage_state=signed_in)
-                context.add_init_script(MARK)
-                page = context.new_page()
-                if variant == "plain":
-                    page.route("**/wheels/**", lambda route: route.abort("failed"))
-                page.goto("/")
-                page.wait_for_selector('#chat-panel[data-connection="open"]', timeout=60_000)
-                results[f"{variant}: authenticated -> chat open"].append(
-                    page.evaluate("window.__marks['chat:open'] - window.__marks.authenticated")
-                )
-                settled = "ready" if variant == "markdown" else "unavailable"
-                page.wait_for_selector(f'#chat-panel[data-markdown="{settled}"]', timeout=60_000)
-                if variant == "markdown":
-                    results["markdown: authenticated -> ready"].append(
-                        page.evaluate("window.__marks.md - window.__marks.authenticated")
-                    )
-                results[f"{variant}: KiB after sign-in"].append(
-                    page.evaluate(
-                        "performance.getEntriesByType('resource')"
-                        ".filter(e => e.startTime >= window.__marks.authenticated)"
-                        ".reduce((sum, e) => sum + e.transferSize, 0) / 1024"
-                    )
-                )
-                context.close()
-        browser.close()
-    return results
+
+def sign_in_once(browser: Browser, url: str) -> dict:
+    """A signed-in storage state (cookie + hint) to restore from."""
+    context = browser.new_context(base_url=url)
+    page = context.new_page()
+    page.goto("/")
+    page.wait_for_selector('body[data-auth="anonymous"]', timeout=60_000)
+    page.fill("#username", "bench")
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector('body[data-auth="authenticated"]')
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def report(bench: Bench, profiles: list[str], runs: int) -> None:
+    r = {key: median(values) for key, values in bench.results.items()}
+    print(f"\nPage start-up on emulated links: medians of {runs} runs, ms from navigation\n")
+    for profile in profiles:
+        link = PROFILES[profile]
+        what = (
+            "no throttling"
+            if link is None
+            else (f"{link.down_mbit:g} Mbit/s down, {link.up_mbit:g} up, {link.latency_ms:g} ms")
+        )
+        print(f"### {profile} ({what})\n")
+        print(
+            f"| {'variant':<24} | {'cold':>7} | {'warm':>7} | {'MB cold':>7} | "
+            f"{'MB warm':>7} | {'path cold / warm':<18} |"
+        )
+        print(f"|{'-' * 26}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 20}|")
+        for name in VARIANTS:
+            paths = " / ".join(
+                ",".join(sorted(set(bench.paths.get((profile, f"{name} ({v})"), ["-"]))))
+                for v in ("cold", "warm")
+            )
+            print(
+                f"| {name:<24} | {r.get((profile, f'{name} (cold)'), 0):7.0f} "
+                f"| {r.get((profile, f'{name} (warm)'), 0):7.0f} "
+                f"| {r.get((profile, f'{name}: MB as sent (cold)'), 0):7.2f} "
+                f"| {r.get((profile, f'{name}: MB as sent (warm)'), 0):7.2f} "
+                f"| {paths if not name.startswith('bare') else '':<18} |"
+            )
+        print()
+        for key in sorted(
+            k
+            for k in r
+            if k[0] == profile
+            and ("usable" in k[1] or "kept" in k[1] or "restored" in k[1] or "chat open" in k[1])
+        ):
+            print(
+                f"- {key[1]}: {r[key]:.0f}" if "MB" not in key[1] else f"- {key[1]}: {r[key]:.2f}"
+            )
+        print()
+
+    print("### targets (cold first visit unless marked warm)\n")
+    print(
+        f"| {'profile':<9} | {'app / bare':>10} | {'app / best own':>14} | "
+        f"{'warm app / bare':>15} | {'#username usable':>16} |"
+    )
+    print(f"|{'-' * 11}|{'-' * 12}|{'-' * 16}|{'-' * 17}|{'-' * 18}|")
+    for profile in profiles:
+
+        def get(name: str, profile: str = profile) -> float:
+            return r.get((profile, name), float("nan"))
+
+        app, bare = get("app (cold)"), get("bare, normal start (cold)")
+        best_own = min(get("app, normal start (cold)"), get("app, snapshot start (cold)"))
+        warm = get("app (warm)") / get("bare, normal start (warm)")
+        usable = max(get("app: #username usable (cold)"), get("app: #username usable (warm)"))
+        print(
+            f"| {profile:<9} | {app / bare:9.2f}x | {app / best_own:13.2f}x | {warm:14.2f}x "
+            f"| {usable:13.0f} ms |"
+        )
+    print(
+        "\ntargets: app / bare <= 1.00x, app / best own <= 1.10x, warm <= 0.60x, usable <= 300 ms"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--profiles", default=",".join(PROFILES), help=f"comma-separated, of: {', '.join(PROFILES)}"
+    )
     args = parser.parse_args()
-    results = run(args.runs)
-    floor = statistics.median(results["floor: bare Pyodide + 1+1"])
-    print(f"\nPage start-up, cold context, median of {args.runs} (ms from navigation start)\n")
-    print(f"| {'measure':<38} | {'median':>8} | {'min':>8} | {'max':>8} | {'vs floor':>8} |")
-    print(f"|{'-' * 40}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
-    for name, values in results.items():
-        median = statistics.median(values)
-        ratio = (
-            f"{median / floor:.2f}x"
-            if name.startswith(("app: settled", "app: restored", "floor", "  "))
-            else ""
+    profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
+    unknown = [p for p in profiles if p not in PROFILES]
+    if unknown:
+        parser.error(f"unknown profile(s): {', '.join(unknown)}")
+    tmp = Path(tempfile.mkdtemp())
+    add_user(tmp / "bench.db", "bench", PASSWORD)
+    url = serve(tmp / "bench.db")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
-        print(
-            f"| {name:<38} | {median:8.0f} | {min(values):8.0f} | {max(values):8.0f} | {ratio:>8} |"
-        )
+        bench = Bench(browser, url, sign_in_once(browser, url))
+        for run in range(args.runs):
+            for profile in profiles:
+                link = PROFILES[profile]
+                for name, path in VARIANTS.items():
+                    bench.run_variant(profile, link, name, path)
+                    print(f"run {run + 1}/{args.runs} {profile}: {name}", file=sys.stderr)
+                bench.run_signed_in(profile, link)
+        browser.close()
+    report(bench, profiles, args.runs)
 
 
 if __name__ == "__main__":

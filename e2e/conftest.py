@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, ServerProcess, add_user
+from tests.support import CHROMIUM, CHROMIUM_ARGS, LINKS, PASSWORD, ServerProcess, add_user
 
 READY = 'body[data-ready="true"]'
 BOOT_TIMEOUT_MS = 30_000
@@ -135,6 +135,8 @@ def live_server(server_dir) -> Iterator[ServerProcess]:
         add_user(db, name, PASSWORD)
         add_user(db, f"chat-{name}", PASSWORD)
         add_user(db, f"md-{name}", PASSWORD)
+    for start in ("normal", "snapshot"):  # e2e/test_first_visit.py
+        add_user(db, f"early-{start}", PASSWORD)
     server = ServerProcess(db, "--login-attempts-per-address", "1000").start()
     yield server
     server.stop()
@@ -186,6 +188,14 @@ def make_pages(browser: Browser, origin: str, **context_options) -> Iterator[Pag
 @pytest.fixture
 def pages(browser, live_server) -> Iterator[Pages]:
     yield from make_pages(browser, live_server.url)
+
+
+def emulate(page: Page, link: str) -> None:
+    """Put ``page`` behind one of the emulated links of tests.support.LINKS, from its next
+    request on (no route: the page keeps its HTTP cache)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", LINKS[link].conditions())
 
 
 def open_app(page: Page, path: str = "/") -> None:

@@ -1,27 +1,76 @@
-"""The static shell: paints at once, says what it is loading, and fails clearly."""
+"""The static shell: paints at once, takes the start path the link calls for, fails clearly."""
 
 from __future__ import annotations
 
 import gzip
 import json
 
-from e2e.conftest import BOOT_TIMEOUT_MS, make_pages
+import pytest
+
+from e2e.conftest import BOOT_TIMEOUT_MS, emulate, make_pages
 from tests.support import ROOT
 
+HINT = """localStorage.setItem("pychat.auth.hint",
+  JSON.stringify({v: 1, user: "ada", expires_at: Date.now() / 1000 + 3600}));"""
 
-def test_skeleton_and_loading_message_before_python_runs(pages):
-    page, _ = pages.new()
-    # Hold the interpreter back so the pre-Python state can be observed.
-    held = []
+
+def hold_the_runtime(page) -> list:
+    """Keep the interpreter from arriving, so the page before Python can be looked at."""
+    held: list = []
     page.route("**/pyodide.asm.wasm", lambda route: held.append(route))
+    return held
+
+
+def test_without_a_hint_the_first_paint_is_a_sign_in_form_that_takes_typing(pages):
+    page, _ = pages.new()
+    hold_the_runtime(page)
     page.goto("/", wait_until="domcontentloaded")
+    page.wait_for_selector("#login-form[data-guarded]")  # boot.js has run
+    assert page.evaluate("document.activeElement.id") == "username"  # focus at once
+    page.keyboard.type("ada")
+    assert page.input_value("#username") == "ada"
+    assert page.locator("#login-submit").is_enabled()
     assert page.locator("#boot-message").inner_text().startswith("Loading Python runtime")
+    assert page.evaluate("[document.body.dataset.auth, document.body.dataset.ready]") == [
+        "restoring",  # Python alone decides sign-in state
+        "false",
+    ]
+    page.unroute_all(behavior="ignoreErrors")
+    page.close()
+
+
+def test_with_a_hint_the_first_paint_is_the_loading_card(pages):
+    page, _ = pages.new()
+    page.add_init_script(HINT)
+    hold_the_runtime(page)
+    page.goto("/", wait_until="domcontentloaded")
+    page.wait_for_selector("#login-form[data-guarded]", state="attached")
+    assert page.locator("#signin-view").is_hidden()
     assert page.locator("#boot-message").is_visible()
     assert page.evaluate("document.body.dataset.auth") == "restoring"
-    assert page.locator("#login-form").is_hidden()
     page.wait_for_function("document.getElementById('boot-message').textContent.includes('(')")
     assert page.evaluate("document.body.dataset.ready") == "false"
     page.unroute_all(behavior="ignoreErrors")
+    page.close()
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [
+        '{"v": 1, "user": "ada", "expires_at": 1}',  # expired
+        '{"v": 2, "user": "ada", "expires_at": 9e9}',  # another version
+        '{"v": 1, "user": "", "expires_at": 9e9}',
+        "not json",
+    ],
+)
+def test_a_hint_python_would_refuse_gives_the_sign_in_form(pages, hint):
+    """boot.js reads the hint by app/auth/hint.py's rules, so its first view is Python's."""
+    page, _ = pages.new()
+    page.add_init_script(f"localStorage.setItem('pychat.auth.hint', {json.dumps(hint)});")
+    page.goto("/", wait_until="domcontentloaded")
+    page.wait_for_selector("#login-form[data-guarded]")
+    assert page.locator("#signin-view").is_visible()
+    page.wait_for_selector('body[data-auth="anonymous"]', timeout=BOOT_TIMEOUT_MS)
     page.close()
 
 
@@ -72,9 +121,7 @@ def start_state(page, snapshot: bool) -> dict:
         "**/app/main.py",
         lambda route: route.fulfill(status=200, content_type="text/x-python", body=START_STATE),
     )
-    if not snapshot:
-        page.route("**/snapshot.gz", lambda route: route.fulfill(status=404, body="gone"))
-    page.goto("/")
+    page.goto("/?start=snapshot" if snapshot else "/?start=normal")
     page.wait_for_selector("body[data-start]", state="attached", timeout=BOOT_TIMEOUT_MS)
     started = "pyodide:snapshot" if snapshot else "pyodide:fresh"
     assert page.evaluate(f"performance.getEntriesByName('{started}').length") == 1
@@ -84,9 +131,9 @@ def start_state(page, snapshot: bool) -> dict:
 
 
 def test_the_runtime_starts_from_the_snapshot_with_its_own_random_numbers(pages):
-    """static/pyodide-early.mjs restores Pyodide from snapshot.gz; the snapshot holds the
-    state of `random`'s shared generator, so each page must reseed it or every tab would draw
-    the same numbers."""
+    """static/pyodide-early.mjs restores Pyodide from the snapshot; it holds the state of
+    `random`'s shared generator, so each page must reseed it or every tab would draw the same
+    numbers."""
     first, second = (start_state(pages.new()[0], snapshot=True) for _ in range(2))
     assert first["draw"] != second["draw"]
 
@@ -96,23 +143,27 @@ def test_a_snapshot_start_has_this_browser_s_time_zone(browser, live_server):
     exactly as a normal start does."""
     for pages in make_pages(browser, live_server.url, timezone_id="Europe/Berlin"):
         from_snapshot = start_state(pages.new()[0], snapshot=True)["zone"]
-        page, watch = pages.new()
-        watch.allow(r"snapshot|404")
-        fresh = start_state(page, snapshot=False)["zone"]
+        fresh = start_state(pages.new()[0], snapshot=False)["zone"]
     assert from_snapshot == fresh
     assert fresh[0] == -3600 and fresh[3] == ["UTC+0100", "UTC+0200"]
     assert fresh[4] == "01:00 UTC+0100"
 
 
+def path_taken(page) -> str:
+    return page.evaluate(
+        "performance.getEntriesByName('pyodide:snapshot').length ? 'snapshot' : "
+        "performance.getEntriesByName('pyodide:fresh').length ? 'normal' : 'none'"
+    )
+
+
 def test_without_its_snapshot_the_runtime_starts_the_normal_way(pages):
     page, watch = pages.new()
     watch.allow(r"snapshot|404")  # the missing file is reported, then the normal start follows
-    page.route("**/snapshot.gz", lambda route: route.fulfill(status=404, body="gone"))
-    page.goto("/")
+    page.route("**/app/snapshot.gz", lambda route: route.fulfill(status=404, body="gone"))
+    page.goto("/?start=snapshot")
     page.wait_for_selector('body[data-auth="anonymous"]', timeout=BOOT_TIMEOUT_MS)
     assert page.evaluate("document.body.dataset.ready") == "true"  # not "failed"
-    assert page.evaluate("performance.getEntriesByName('pyodide:fresh').length") == 1
-    assert page.evaluate("performance.getEntriesByName('pyodide:snapshot').length") == 0
+    assert path_taken(page) == "normal"
     page.close()
 
 
@@ -120,9 +171,9 @@ def test_the_snapshot_is_let_go_once_restored(pages):
     """The 30 MiB snapshot is copied into the interpreter's memory; a reference left behind
     (our module, or Pyodide's config) would keep a second copy for the life of the page."""
     page, _ = pages.new()
-    page.goto("/")
+    page.goto("/?start=snapshot")
     page.wait_for_selector('body[data-auth="anonymous"]', timeout=BOOT_TIMEOUT_MS)
-    assert page.evaluate("performance.getEntriesByName('pyodide:snapshot').length") == 1
+    assert path_taken(page) == "snapshot"
     cdp = page.context.new_cdp_session(page)
     cdp.send("HeapProfiler.collectGarbage")
     usage = cdp.send("Runtime.getHeapUsage")  # ArrayBuffers: backingStorageSize
@@ -130,19 +181,84 @@ def test_the_snapshot_is_let_go_once_restored(pages):
     page.close()
 
 
-def test_a_host_that_sends_the_snapshot_content_encoded_still_gets_a_snapshot_start(pages):
-    """Some static hosts label every .gz file `Content-Encoding: gzip`; the browser then
-    inflates it before the page sees it, and the page must not inflate it a second time."""
-    snapshot = (ROOT / "vendor" / "pyodide" / "314.0.7" / "snapshot.gz").read_bytes()
+@pytest.mark.parametrize("form", ["gzip file", "raw (decoded on the way)"])
+def test_the_snapshot_starts_the_runtime_in_either_form_a_host_sends(pages, form):
+    """Static hosts send the gzip file as it is (the page inflates it); our server, or a host
+    that labels .gz files `Content-Encoding`, has the browser decode it on the way, and the page
+    must not inflate it a second time."""
+    snapshot = (ROOT / "vendor" / "pyodide" / "314.0.7" / "app" / "snapshot.gz").read_bytes()
+    body = snapshot if form == "gzip file" else gzip.decompress(snapshot)
     page, _ = pages.new()
-    # What such a host's response looks like once the browser has decoded it.
     page.route(
-        "**/snapshot.gz",
-        lambda route: route.fulfill(
-            status=200, content_type="application/gzip", body=gzip.decompress(snapshot)
-        ),
+        "**/app/snapshot.gz",
+        lambda route: route.fulfill(status=200, content_type="application/gzip", body=body),
+    )
+    page.goto("/?start=snapshot")
+    page.wait_for_selector('body[data-auth="anonymous"]', timeout=BOOT_TIMEOUT_MS)
+    assert path_taken(page) == "snapshot"
+    page.close()
+
+
+def kept_snapshots(page) -> list[str]:
+    return page.evaluate(
+        "caches.open('pychat-runtime').then(c => c.keys()).then(ks => ks.map(k => k.url))"
+    )
+
+
+def test_on_a_fast_link_the_first_visit_starts_from_the_snapshot_and_keeps_it(pages):
+    page, _ = pages.new()
+    page.goto("/")
+    page.wait_for_selector('body[data-auth="anonymous"]', timeout=BOOT_TIMEOUT_MS)
+    assert path_taken(page) == "snapshot"  # loopback: its bytes cost almost nothing
+    page.wait_for_function("performance.getEntriesByName('pyodide:snapshot-stored').length")
+    digest = json.loads(
+        (ROOT / "vendor" / "pyodide" / "314.0.7" / "app" / "runtime.json").read_text()
+    )["app/snapshot.gz"]["sha256"]
+    assert [url.rsplit("/", 1)[1] for url in kept_snapshots(page)] == [
+        f"snapshot.gz?sha256={digest}"
+    ]
+
+
+def test_on_a_slow_link_the_first_visit_starts_normally_and_the_next_from_the_kept_snapshot(
+    pages,
+):
+    """Mobile (1.6 Mbit/s): 4 MB of snapshot would cost far more than the start it saves, so
+    the first visit starts normally, then keeps the snapshot in the background; the repeat
+    visit starts from it without asking the network."""
+    page, _ = pages.new()
+    emulate(page, "mobile")
+    page.goto("/")
+    page.wait_for_selector('body[data-auth="anonymous"]', timeout=120_000)
+    assert path_taken(page) == "normal"
+    page.wait_for_function(
+        "performance.getEntriesByName('pyodide:snapshot-stored').length", timeout=120_000
+    )
+    page.reload()
+    page.wait_for_selector('body[data-auth="anonymous"]', timeout=120_000)
+    assert path_taken(page) == "snapshot"
+    snapshot_requests = page.evaluate(
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('snapshot'))"
+        ".map(e => e.transferSize)"
+    )
+    assert snapshot_requests == []  # read from Cache Storage: nothing asked of the network
+
+
+def test_a_snapshot_kept_by_an_older_deploy_is_used_then_replaced(pages):
+    """A kept snapshot is used at once (a build it does not match is refused by Pyodide and
+    the page starts normally); once the page has settled it is replaced by the current one."""
+    page, _ = pages.new()
+    page.goto("/?start=normal")
+    page.wait_for_selector('body[data-auth="anonymous"]', timeout=BOOT_TIMEOUT_MS)
+    page.evaluate(
+        """async () => {
+        const url = new URL("vendor/pyodide/314.0.7/app/snapshot.gz", location.href).href;
+        const cache = await caches.open("pychat-runtime");
+        await cache.put(url + "?sha256=older", await fetch(url));
+    }"""
     )
     page.goto("/")
     page.wait_for_selector('body[data-auth="anonymous"]', timeout=BOOT_TIMEOUT_MS)
-    assert page.evaluate("performance.getEntriesByName('pyodide:snapshot').length") == 1
-    page.close()
+    assert path_taken(page) == "snapshot"
+    page.wait_for_function("performance.getEntriesByName('pyodide:snapshot-stored').length")
+    (kept,) = kept_snapshots(page)
+    assert "older" not in kept

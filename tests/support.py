@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from tools.processes import (
@@ -28,6 +29,32 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class Link:
+    """An emulated network link (Chrome DevTools Protocol ``Network.emulateNetworkConditions``)."""
+
+    latency_ms: float
+    down_mbit: float
+    up_mbit: float
+
+    def conditions(self) -> dict:
+        return {
+            "offline": False,
+            "latency": self.latency_ms,
+            "downloadThroughput": self.down_mbit * 1e6 / 8,
+            "uploadThroughput": self.up_mbit * 1e6 / 8,
+        }
+
+
+# The links a page is judged on; desktop and mobile are Lighthouse's (mobile: its slow 4G).
+LINKS: dict[str, Link | None] = {
+    "loopback": None,
+    "fiber": Link(10, 100, 100),
+    "desktop": Link(40, 10, 10),
+    "mobile": Link(150, 1.6, 0.75),
+}
 
 
 def add_user(db: Path, name: str, password: str) -> None:
