@@ -137,6 +137,7 @@ def live_server(server_dir) -> Iterator[ServerProcess]:
         add_user(db, f"md-{name}", PASSWORD)
     for start in ("normal", "snapshot"):  # e2e/test_first_visit.py
         add_user(db, f"early-{start}", PASSWORD)
+    add_user(db, "md-stdlib", PASSWORD)  # e2e/test_stdlib.py
     server = ServerProcess(db, "--login-attempts-per-address", "1000").start()
     yield server
     server.stop()

@@ -1,0 +1,79 @@
+"""The cut standard library the page mounts holds every module the app can reach.
+
+backend/stdlib_prune.py keeps the roots and what they import at import time; a module that is
+only imported inside a function, on a path the roots tool did not walk, would be missing. So
+here the real page, on the served zip, imports every module of the app (the start-up files, the
+lazily loaded chat and preview) and of the wheels it installs (markdown-it-py, mdurl,
+micropip), and the test fails on any ImportError.
+"""
+
+from __future__ import annotations
+
+import json
+
+from e2e.conftest import chat_open, sign_in
+from tests.support import ROOT
+
+# Not modules the page can reach: main.py runs the page (top-level await); markdown-it's
+# command line; micropip's code for CPython; the parts of micropip's vendored `packaging` that
+# micropip never imports (licenses names `packaging` absolutely and cannot import there at all).
+NOT_IMPORTED = (
+    "app.main",
+    "markdown_it.cli",
+    "micropip._compat._compat_not_in_pyodide",
+    "micropip._vendored.packaging.src.packaging.licenses",
+    "micropip._vendored.packaging.src.packaging.metadata",
+)
+
+IMPORT_ALL = """async (files) => {
+  const runtime = await import("/static/pyodide-early.mjs");
+  const pyodide = await runtime.loadPyodide();
+  for (const path of files) {
+    const text = await (await fetch(path)).text();
+    pyodide.FS.mkdirTree(path.split("/").slice(0, -1).join("/"));
+    pyodide.FS.writeFile(path, text);
+  }
+  return JSON.parse(await pyodide.runPythonAsync(`
+import importlib, json, os, site, sys
+importlib.invalidate_caches()
+skip = ${JSON.stringify(JSON.stringify(%s))}
+names = []
+for top, root in [("app", "app")] + [
+    (name, os.path.join(site.getsitepackages()[0], name)) for name in ("markdown_it", "mdurl", "micropip")
+]:
+    base = os.path.dirname(root)
+    for folder, _dirs, found in os.walk(root):
+        for file in found:
+            if file.endswith(".py"):
+                module = os.path.relpath(os.path.join(folder, file), base)[:-3].replace("/", ".")
+                names.append(module.removesuffix(".__init__"))
+failed = {}
+for name in sorted(names):
+    if name.startswith(tuple(json.loads(skip))):
+        continue
+    try:
+        importlib.import_module(name)
+    except ImportError as error:
+        failed[name] = repr(error)
+outside = sorted(
+    name for name, module in list(sys.modules.items())
+    if name.split(".")[0] in sys.stdlib_module_names
+    and (getattr(module, "__file__", None) or "").startswith("/lib/python3.")
+    and ".zip/" not in module.__file__
+)
+json.dumps({"imported": len(names), "failed": failed, "outside": outside})
+`));
+}""" % json.dumps(list(NOT_IMPORTED))
+
+
+def test_every_module_of_the_app_and_its_wheels_imports_from_the_served_library(pages):
+    page, _ = pages.new()
+    page.goto("/")
+    sign_in(page, "md-stdlib")
+    chat_open(page)
+    page.wait_for_selector('#chat-panel[data-markdown="ready"]', timeout=60_000)
+    files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "app").rglob("*.py"))
+    result = page.evaluate(IMPORT_ALL, files)
+    assert result["failed"] == {}, json.dumps(result["failed"], indent=1)
+    assert result["outside"] == []  # the standard library comes from the mounted zip only
+    assert result["imported"] > len(files) + 50  # the app, and the wheels' many modules
