@@ -25,7 +25,7 @@ NOT_IMPORTED = (
     "micropip._vendored.packaging.src.packaging.metadata",
 )
 
-IMPORT_ALL = """async (files) => {
+IMPORT_ALL = """async ({files, skip}) => {
   const runtime = await import("/static/pyodide-early.mjs");
   const pyodide = await runtime.loadPyodide();
   for (const path of files) {
@@ -33,23 +33,22 @@ IMPORT_ALL = """async (files) => {
     pyodide.FS.mkdirTree(path.split("/").slice(0, -1).join("/"));
     pyodide.FS.writeFile(path, text);
   }
+  pyodide.globals.set("SKIP", JSON.stringify(skip));
   return JSON.parse(await pyodide.runPythonAsync(`
 import importlib, json, os, site, sys
 importlib.invalidate_caches()
-skip = ${JSON.stringify(JSON.stringify(%s))}
+packages = site.getsitepackages()[0]
+roots = ["app"] + [os.path.join(packages, name) for name in ("markdown_it", "mdurl", "micropip")]
 names = []
-for top, root in [("app", "app")] + [
-    (name, os.path.join(site.getsitepackages()[0], name)) for name in ("markdown_it", "mdurl", "micropip")
-]:
-    base = os.path.dirname(root)
+for root in roots:
     for folder, _dirs, found in os.walk(root):
         for file in found:
             if file.endswith(".py"):
-                module = os.path.relpath(os.path.join(folder, file), base)[:-3].replace("/", ".")
-                names.append(module.removesuffix(".__init__"))
+                path = os.path.relpath(os.path.join(folder, file), os.path.dirname(root))
+                names.append(path[:-3].replace("/", ".").removesuffix(".__init__"))
 failed = {}
 for name in sorted(names):
-    if name.startswith(tuple(json.loads(skip))):
+    if name.startswith(tuple(json.loads(SKIP))):
         continue
     try:
         importlib.import_module(name)
@@ -63,7 +62,7 @@ outside = sorted(
 )
 json.dumps({"imported": len(names), "failed": failed, "outside": outside})
 `));
-}""" % json.dumps(list(NOT_IMPORTED))
+}"""
 
 
 def test_every_module_of_the_app_and_its_wheels_imports_from_the_served_library(pages):
@@ -73,7 +72,7 @@ def test_every_module_of_the_app_and_its_wheels_imports_from_the_served_library(
     chat_open(page)
     page.wait_for_selector('#chat-panel[data-markdown="ready"]', timeout=60_000)
     files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "app").rglob("*.py"))
-    result = page.evaluate(IMPORT_ALL, files)
+    result = page.evaluate(IMPORT_ALL, {"files": files, "skip": list(NOT_IMPORTED)})
     assert result["failed"] == {}, json.dumps(result["failed"], indent=1)
     assert result["outside"] == []  # the standard library comes from the mounted zip only
     assert result["imported"] > len(files) + 50  # the app, and the wheels' many modules
