@@ -14,6 +14,7 @@ import sqlite3
 
 from aiohttp import web
 
+from app.wire.urls import HEALTH_URL
 from backend import auth, static, storage, websocket, wheels
 from backend.agent import Agent, GuideAgent
 from backend.config import Settings
@@ -82,7 +83,7 @@ def create_app(
     app.cleanup_ctx.append(_purge_expired_sessions)
     app.cleanup_ctx.append(_checkpoints)
     app.on_cleanup.append(_close_storage)
-    app.router.add_get("/api/health", health)
+    app.router.add_get("/" + HEALTH_URL, health)
     auth.add_routes(app)
     websocket.setup(app, settings, agent or GuideAgent())
     static.add_routes(app, settings.root)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from app.wire.limits import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT
 from backend import runtime, storage
 from backend.agent import AGENTS
 from backend.app import create_app
@@ -73,8 +74,10 @@ def serve_parser() -> argparse.ArgumentParser:
         metavar="ORIGIN",
         help="another origin allowed to call the API (repeatable), e.g. https://chat.example.com",
     )
-    parser.add_argument("--idle-timeout", type=_positive, default=30 * 60, metavar="SECONDS")
-    parser.add_argument("--absolute-timeout", type=_positive, default=8 * 3600, metavar="SECONDS")
+    parser.add_argument("--idle-timeout", type=_positive, default=IDLE_TIMEOUT, metavar="SECONDS")
+    parser.add_argument(
+        "--absolute-timeout", type=_positive, default=ABSOLUTE_TIMEOUT, metavar="SECONDS"
+    )
     parser.add_argument(
         "--login-attempts-per-address",
         type=int,

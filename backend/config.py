@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.wire.limits import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -22,8 +24,8 @@ class Settings:
     db_path: Path = ROOT / "data" / "pychat.db"
     root: Path = ROOT  # where index.html, app/, static/ and vendor/ live
     # Sessions: sliding idle expiry and a hard absolute expiry, in seconds.
-    idle_timeout: float = 30 * 60
-    absolute_timeout: float = 8 * 60 * 60
+    idle_timeout: float = IDLE_TIMEOUT
+    absolute_timeout: float = ABSOLUTE_TIMEOUT
     secure_cookies: bool = False  # also on automatically for https requests
     extra_origins: tuple[str, ...] = ()
     # Login throttling.

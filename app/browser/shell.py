@@ -52,6 +52,7 @@ from app.auth.store import AuthStore
 from app.net.backoff import Backoff
 from app.ui import chat_loader, preview_loader
 from app.ui.layout import Screen, View, view_for
+from app.wire.urls import LOGIN_URL, LOGOUT_URL, SESSION_URL
 
 REQUEST_TIMEOUT_S = 8.0
 SCREENS = {
@@ -222,7 +223,7 @@ class Shell:
             case PostLogin(username=username, password=password, generation=generation):
                 self.spawn(self._login(username, password, generation))
             case PostLogout():
-                self.spawn(self.http("POST", api.LOGOUT_URL))
+                self.spawn(self.http("POST", LOGOUT_URL))
             case WriteHint(hint=value):
                 js.localStorage.setItem(self.hint_key, hint.encode(value))
             case ClearHint():
@@ -236,12 +237,12 @@ class Shell:
                 _el("password").value = ""
 
     async def _validate(self, generation: int) -> None:
-        status, data, _headers = await self.http("GET", api.SESSION_URL)
+        status, data, _headers = await self.http("GET", SESSION_URL)
         self.dispatch(api.validation_event(status, data, generation))
 
     async def _login(self, username: str, password: str, generation: int) -> None:
         status, data, headers = await self.http(
-            "POST", api.LOGIN_URL, {"username": username, "password": password}
+            "POST", LOGIN_URL, {"username": username, "password": password}
         )
         retry_after = headers.get("Retry-After") if headers is not None else None
         self.dispatch(api.login_event(status, data, generation, retry_after))

@@ -53,9 +53,10 @@ from app.net.connection import (
     transition,
 )
 from app.net.link import ServerLink
+from app.wire.close_codes import NORMAL
+from app.wire.urls import SESSION_URL, SOCKET_URL
 
 TAB_ID = uuid.uuid4().hex  # per page load: a new tab (or a reload) never replaces another tab
-SESSION_URL = "api/auth/session"
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class BrowserLink:
 
 
 def socket_url() -> str:
-    url = js.URL.new("api/ws", js.location.href)
+    url = js.URL.new(SOCKET_URL, js.location.href)
     url.protocol = "wss:" if js.location.protocol == "https:" else "ws:"
     url.search = f"?tab={TAB_ID}"
     return str(url.href)
@@ -254,7 +255,7 @@ class ChatConnection:
         if ws is not None:
             ws.onopen = ws.onmessage = ws.onclose = None
             if int(ws.readyState) in (0, 1):  # CONNECTING, OPEN
-                ws.close(1000, "replaced")
+                ws.close(NORMAL, "replaced")
         self._release_socket_proxies()
 
     def _release_socket_proxies(self) -> None:

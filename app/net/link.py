@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
+from app.wire.close_codes import NORMAL
+
 # (status or None when nothing answered, decoded JSON body or None, headers with .get())
 Reply = tuple[int | None, Any, Any]
 
@@ -25,7 +27,7 @@ class SocketLike(Protocol):
 
     def send(self, data: str) -> None: ...
 
-    def close(self, code: int = 1000, reason: str = "") -> None: ...
+    def close(self, code: int = NORMAL, reason: str = "") -> None: ...
 
 
 class ServerLink(Protocol):

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from app.preview import content
 from app.preview.server import Answer, Behaviour, Sockets
+from app.wire.close_codes import ABNORMAL, FORBIDDEN
 
 PANEL = "#chat-panel"
 
@@ -52,7 +53,7 @@ class Misbehave:
 class DropSockets:
     """The server side loses every socket with ``code``."""
 
-    code: int = 1006
+    code: int = ABNORMAL
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,7 @@ _ALL = [
         Start.REMEMBERED,
         "authenticated",
         "reconnecting",
-        steps=(OPEN, Misbehave(Sockets.REFUSE), DropSockets(1006)),
+        steps=(OPEN, Misbehave(Sockets.REFUSE), DropSockets(ABNORMAL)),
         description="The connection dropped; the next attempt counts down.",
     ),
     _state(
@@ -222,7 +223,7 @@ _ALL = [
         Start.REMEMBERED,
         "authenticated",
         "offline",
-        steps=(OPEN, GoOffline(), DropSockets(1006)),  # the network went: so did the socket
+        steps=(OPEN, GoOffline(), DropSockets(ABNORMAL)),  # the network went: so did the socket
         description="The browser is offline; messages wait in the outbox.",
     ),
     _state(
@@ -236,7 +237,7 @@ _ALL = [
             OPEN,
             Misbehave(Sockets.REFUSE),
             FastForward(50.0),
-            DropSockets(1006),
+            DropSockets(ABNORMAL),
             Await(f'{PANEL}[data-degraded="true"]'),
             FastForward(1.0),
         ),
@@ -250,7 +251,7 @@ _ALL = [
         Start.REMEMBERED,
         "authenticated",
         "failed",
-        steps=(OPEN, DropSockets(4403)),
+        steps=(OPEN, DropSockets(FORBIDDEN)),
         description="The server refused the connection; only a retry by hand reconnects.",
     ),
 ]

@@ -8,7 +8,9 @@ import caches and imports :data:`ENTRY`.
 from __future__ import annotations
 
 CHAT_FILES: tuple[str, ...] = (
-    "app/net/close_codes.py",
+    "app/wire/close_codes.py",
+    "app/wire/frames.py",
+    "app/net/close_policy.py",
     "app/net/link.py",
     "app/net/connection.py",
     "app/net/registry.py",

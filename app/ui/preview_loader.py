@@ -11,7 +11,10 @@ from __future__ import annotations
 
 PREVIEW_FILES: tuple[str, ...] = (
     "app/preview/__init__.py",
-    "app/preview/guide.py",
+    "app/wire/guide.py",
+    "app/wire/client_frames.py",
+    "app/wire/frames.py",
+    "app/wire/close_codes.py",
     "app/preview/server.py",
     "app/preview/content.py",
     "app/preview/states.py",

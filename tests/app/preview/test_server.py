@@ -19,7 +19,7 @@ from app.auth.model import (
 )
 from app.chat.conversation import Conversation
 from app.chat.protocol import parse
-from app.preview import guide
+from app.wire import guide
 from app.preview.server import Answer, Behaviour, PreviewServer, SimulatedSocket, Sockets
 
 FAST = Behaviour(latency=0.001, stream_delay=0.001)
