@@ -19,8 +19,11 @@ CHAT_FILES: tuple[str, ...] = (
     "app/chat/conversation.py",
     "app/chat/status.py",
     "app/chat/markdown.py",
-    "app/chat/markdown_loader.py",
-    "app/chat/transport.py",
-    "app/chat/panel.py",
+    "app/chat/session.py",
+    "app/chat/view.py",
+    "app/browser/markdown_install.py",
+    "app/browser/chat_connection.py",
+    "app/browser/chat_panel.py",
+    "app/browser/chat.py",
 )
-ENTRY = "app.chat.panel"
+ENTRY = "app.browser.chat"

@@ -84,3 +84,13 @@ def view_for(snapshot: Snapshot) -> View:
         error=error,
         notice=_NOTICES.get(snapshot.reason),
     )
+
+
+def countdown(seconds_left: float) -> str:
+    """The unreachable view's retry line, refreshed once a second.
+
+    >>> countdown(4.4), countdown(0.2)
+    ('Retrying in 4 s…', 'Retrying…')
+    """
+    left = max(0, round(seconds_left))
+    return f"Retrying in {left} s…" if left else "Retrying…"

@@ -18,10 +18,10 @@ PREVIEW_FILES: tuple[str, ...] = (
     "app/preview/server.py",
     "app/preview/content.py",
     "app/preview/states.py",
-    "app/preview/toolbar.py",
+    "app/browser/preview_toolbar.py",
     "app/net/link.py",
 )
-ENTRY = "app.preview.toolbar"
+ENTRY = "app.browser.preview_toolbar"
 
 
 def requested(search: str, default: bool) -> bool:

@@ -19,8 +19,8 @@ from app.auth.model import (
 )
 from app.chat.conversation import Conversation
 from app.chat.protocol import parse
-from app.wire import guide
 from app.preview.server import Answer, Behaviour, PreviewServer, SimulatedSocket, Sockets
+from app.wire import guide
 
 FAST = Behaviour(latency=0.001, stream_delay=0.001)
 
