@@ -22,11 +22,29 @@ def module_file(name: str) -> str | None:
     return None
 
 
-def _imported(path: str) -> set[str]:
+def _at_import_time(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The import statements that run when the module is imported: at the top, or in an
+    ``if``/``try`` there; not in functions, not under ``if TYPE_CHECKING:``."""
+    found: list[ast.stmt] = []
+    for node in body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+        elif isinstance(node, ast.If):
+            if "TYPE_CHECKING" not in ast.unparse(node.test):
+                found += _at_import_time(node.body)
+            found += _at_import_time(node.orelse)
+        elif isinstance(node, ast.Try):
+            found += _at_import_time(node.body + node.orelse + node.finalbody)
+    return found
+
+
+def _imported(path: str, eager: bool = False) -> set[str]:
     """Absolute names of everything ``path`` imports (``from a import b`` gives ``a`` and
-    ``a.b``: ``b`` may be a module)."""
+    ``a.b``: ``b`` may be a module); ``eager``: only what runs at import time."""
     names: set[str] = set()
-    for node in ast.walk(ast.parse((ROOT / path).read_text())):
+    tree = ast.parse((ROOT / path).read_text())
+    nodes = _at_import_time(tree.body) if eager else ast.walk(tree)
+    for node in nodes:
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
@@ -35,15 +53,16 @@ def _imported(path: str) -> set[str]:
     return names
 
 
-def import_graph(folders: list[str]) -> dict[str, set[str]]:
+def import_graph(folders: list[str], eager: bool = False) -> dict[str, set[str]]:
     """File -> the modules it imports: our own as their files' module names (only those that
-    exist), anything else by its top-level name (``js``, ``asyncio``)."""
+    exist), anything else by its top-level name (``js``, ``asyncio``).  ``eager``: only the
+    imports that run when the module is imported."""
     graph = {}
     for folder in folders:
         for file in sorted((ROOT / folder).rglob("*.py")):
             path = str(file.relative_to(ROOT))
             targets = set()
-            for name in _imported(path):
+            for name in _imported(path, eager):
                 if name.split(".")[0] in folders:
                     if module_file(name) is not None and module_name(path) != name:
                         targets.add(name)

@@ -7,13 +7,15 @@ passes its simulated server instead.  This is the only place a ``WebSocket`` is 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import js
 from pyodide.ffi import to_js
 
-from app.net.link import Reply
 from app.wire.urls import SOCKET_URL
+
+if TYPE_CHECKING:  # app.net.link is fetched with the chat, after start-up
+    from app.net.link import Reply
 
 REQUEST_TIMEOUT_S = 8.0  # every request has a deadline
 

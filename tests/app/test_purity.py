@@ -47,6 +47,24 @@ def test_start_up_file_list_is_everything_but_the_chat_and_the_preview():
     assert "packages" not in config
 
 
+@pytest.mark.parametrize(
+    ("entry", "files"),
+    [
+        ("app/browser/shell.py", ()),
+        ("app/main.py", ()),
+        ("app/browser/chat.py", CHAT_FILES),
+        ("app/browser/preview_toolbar.py", PREVIEW_FILES),
+    ],
+)
+def test_what_a_module_imports_on_load_has_been_written_to_the_page(entry, files):
+    """A start-up module may import at load time only start-up files; the chat's and the
+    preview's entries only those plus their own lists (a miss fails only in the page)."""
+    start_up = set(tomllib.loads((ROOT / "pyscript.toml").read_text())["files"])
+    eager = import_graph(["app"], eager=True)
+    needed = {module_file(m) for m in reachable(eager, entry) if module_file(m)}
+    assert needed <= start_up | set(files), sorted(needed - start_up - set(files))
+
+
 def test_chat_files_exist_and_cover_the_chat_package():
     assert all((ROOT / f).is_file() for f in CHAT_FILES)
     assert {f for f in ALL_FILES if f.startswith("app/chat/")} <= set(CHAT_FILES)
