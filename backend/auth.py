@@ -16,7 +16,7 @@ from app.wire.close_codes import UNAUTHORIZED
 from app.wire.limits import MAX_FIELD
 from app.wire.urls import LOGIN_URL, LOGOUT_URL, SESSION_URL
 from backend.errors import json_error
-from backend.keys import HUB, STORAGE
+from backend.keys import HUB, SETTINGS, STORAGE
 from backend.middleware import client_address
 from backend.passwords import Busy, PasswordChecker
 from backend.sessions import Session
@@ -126,7 +126,7 @@ async def login(request: web.Request) -> web.Response:
         return json_error(401, "invalid_credentials", "Wrong user name or password.")
     token, session = await storage.sessions.create(user.id, user.name)
     response = web.json_response(session_body(session), headers=NO_STORE)
-    max_age = session.expires_at - storage.sessions.now()
+    max_age = session.expires_at - request.app[SETTINGS].clock()
     set_session_cookie(response, request, token, max_age)
     return response
 

@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
-    db_path: Path = ROOT / "data" / "pychat.db"
+    # Where everything is kept: sqlite:///PATH (embedded) or redis://HOST:PORT/DB (shared by
+    # several replicas); see backend.storage_url.
+    storage_url: str = f"sqlite:///{ROOT / 'data' / 'pychat.db'}"
     root: Path = ROOT  # where index.html, app/, static/ and vendor/ live
     # Sessions: sliding idle expiry and a hard absolute expiry, in seconds.
     idle_timeout: float = IDLE_TIMEOUT
@@ -44,8 +46,6 @@ class Settings:
     # Beyond it, HTTP 503 before the upgrade; clients back off with jitter, so a reconnect
     # storm after a restart or crash is spread over seconds instead of landing in one.
     ws_handshakes_per_second: float = 170.0
-    # Shared storage for several replicas (None: the embedded SQLite database).
-    redis_url: str | None = None
     # Proxies whose X-Forwarded-For names the real client (throttling is per client address).
     trusted_proxies: frozenset[str] = frozenset()
     clock: Callable[[], float] = field(default=time.time, compare=False)

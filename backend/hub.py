@@ -206,10 +206,8 @@ class Hub:
                 except Exception:  # the sweeper must never die
                     log.exception("session sweep failed")
 
-        await self._signals.start()
         self._sweeper = asyncio.create_task(loop())
         yield
         self._sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._sweeper
-        await self._signals.stop()
