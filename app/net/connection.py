@@ -7,7 +7,7 @@ the outbox, check the session, sign out).  Randomness comes in as ``rng`` and ti
 
     >>> import random
     >>> conn, effects = transition(Conn(), Start(now=0.0), random.Random(1))
-    >>> conn.state, effects[0]
+    >>> conn.state, effects[1]
     (<ConnState.CONNECTING: 'connecting'>, OpenSocket(generation=1))
 
 Every socket gets a new ``generation``; events that carry an older one are ignored, so a late
