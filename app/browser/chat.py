@@ -31,12 +31,13 @@ class ChatEntry:
 
     def _registry(self) -> ConnectionRegistry:
         if self.registry is None:
-            loop = asyncio.get_event_loop()
             self.registry = ConnectionRegistry(
                 lambda user: ChatConnection(
                     user, self._session_ended, link=self.link, timer_scale=self.timer_scale
                 ),
-                schedule=lambda delay, callback: loop.call_later(delay, callback),
+                schedule=lambda delay, callback: asyncio.get_event_loop().call_later(
+                    delay, callback
+                ),
             )
         return self.registry
 

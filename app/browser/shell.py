@@ -320,7 +320,8 @@ class Shell:
         self.panel_closed = False
         _el("chat-open").hidden = True
         _el("chat-loading").textContent = ""
-        chat = sys.modules.get(chat_loader.ENTRY)  # whoever loaded it: one registry a page
+        # The entry owns the page's one registry, whichever shell loaded it.
+        chat = self.chat_module or sys.modules.get(chat_loader.ENTRY)
         if chat is not None:
             chat.close_all()
 
