@@ -28,22 +28,22 @@ from app.chat.session import (
     Changed,
     ChatSession,
     CheckSession,
+    Closed,
     CloseSocket,
     Effect,
     Event,
     FrameReceived,
     Offline,
     Online,
+    Opened,
     OpenSocket,
     Refused,
-    RetryConnection,
     RetryMessage,
+    RetryRequested,
     SendFrame,
     SendText,
     SessionChecked,
     SessionEnded,
-    SocketClosed,
-    SocketOpened,
     Start,
     StartTimer,
     Stop,
@@ -121,7 +121,7 @@ class ChatConnection:
         self.dispatch(RetryMessage(message_id))
 
     def retry_connection(self) -> None:
-        self.dispatch(RetryConnection(time.time()))
+        self.dispatch(RetryRequested(time.time()))
 
     # ------------------------------------------------------------ effects
 
@@ -169,7 +169,7 @@ class ChatConnection:
         COUNTS["sockets_created"] += 1
         self._ws, self._ws_generation = ws, generation
         handlers = {
-            "open": lambda _e: self.dispatch(SocketOpened(generation, time.time())),
+            "open": lambda _e: self.dispatch(Opened(generation, time.time())),
             "message": lambda e: self._on_frame(generation, e.data),
             "close": lambda e: self._on_close(generation, int(e.code)),
         }
@@ -196,7 +196,7 @@ class ChatConnection:
         if generation == self._ws_generation:
             self._ws = None
             self._release_socket_proxies()
-        self.dispatch(SocketClosed(generation, code, time.time()))
+        self.dispatch(Closed(generation, code, time.time()))
 
     def _on_frame(self, generation: int, data: Any) -> None:
         if isinstance(data, str):  # text frames only; the server never sends binary

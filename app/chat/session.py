@@ -30,13 +30,22 @@ from app.net.backoff import RandomSource
 from app.net.connection import (
     CancelTimer,
     CheckSession,
+    Closed,
     CloseSocket,
     Conn,
     ConnState,
+    Offline,
+    Online,
+    Opened,
     OpenSocket,
+    RetryRequested,
     SessionEnded,
+    Start,
     StartTimer,
+    Stop,
     Timer,
+    TimerFired,
+    Visible,
 )
 
 __all__ = [
@@ -44,69 +53,30 @@ __all__ = [
     "ChatSession",
     "CheckSession",
     "CloseSocket",
+    "Closed",
+    "Offline",
+    "Online",
     "OpenSocket",
+    "Opened",
+    "RetryRequested",
     "SessionEnded",
+    "Start",
     "StartTimer",
+    "Stop",
     "Timer",
+    "TimerFired",
+    "Visible",
 ]
 
 # ------------------------------------------------------------------------------ events
-
-
-@dataclass(frozen=True)
-class Start:
-    now: float
-
-
-@dataclass(frozen=True)
-class Stop:
-    """Sign-out or the last lease went away: close, cancel everything, forget the outbox."""
-
-
-@dataclass(frozen=True)
-class SocketOpened:
-    generation: int
-    now: float
+# The socket's own events are the connection core's (Start, Stop, Opened, Closed, TimerFired,
+# Online, Offline, Visible, RetryRequested: re-exported above); these are added here.
 
 
 @dataclass(frozen=True)
 class FrameReceived:
     generation: int
     text: str
-    now: float
-
-
-@dataclass(frozen=True)
-class SocketClosed:
-    generation: int
-    code: int | None
-    now: float
-
-
-@dataclass(frozen=True)
-class TimerFired:
-    timer: Timer
-    generation: int
-    now: float
-
-
-@dataclass(frozen=True)
-class Online:
-    now: float
-
-
-@dataclass(frozen=True)
-class Offline:
-    pass
-
-
-@dataclass(frozen=True)
-class Visible:
-    now: float
-
-
-@dataclass(frozen=True)
-class RetryConnection:
     now: float
 
 
@@ -133,14 +103,14 @@ class RetryMessage:
 Event = (
     Start
     | Stop
-    | SocketOpened
+    | Opened
     | FrameReceived
-    | SocketClosed
+    | Closed
     | TimerFired
     | Online
     | Offline
     | Visible
-    | RetryConnection
+    | RetryRequested
     | SessionChecked
     | SendText
     | RetryMessage
@@ -188,20 +158,6 @@ Effect = (
     | Refused
 )
 
-_TO_CONNECTION = {
-    Start: lambda e: core.Start(e.now),
-    Stop: lambda e: core.Stop(),
-    SocketOpened: lambda e: core.Opened(e.generation, e.now),
-    SocketClosed: lambda e: core.Closed(e.generation, e.code, e.now),
-    TimerFired: lambda e: core.TimerFired(e.timer, e.generation, e.now),
-    Online: lambda e: core.Online(e.now),
-    Offline: lambda e: core.Offline(),
-    Visible: lambda e: core.Visible(e.now),
-    RetryConnection: lambda e: core.RetryRequested(e.now),
-    # Only a 401/403 says the session is gone; no answer at all means we do not know.
-    SessionChecked: lambda e: core.SessionChecked(e.status not in (401, 403)),
-}
-
 
 class ChatSession:
     """One signed-in user's chat.  ``conn`` and ``conversation`` are for reading (the panel
@@ -226,7 +182,10 @@ class ChatSession:
                 if not self.conversation.retry(mid):
                     return []
                 return self._send_if_open(mid)
-        effects = self._connection(_TO_CONNECTION[type(event)](event))
+            case SessionChecked(status=status):
+                # Only a 401/403 says the session is gone; no answer means we do not know.
+                return self._connection(core.SessionChecked(status not in (401, 403)))
+        effects = self._connection(event)
         if isinstance(event, Stop):
             self.conversation.clear()
             effects.append(Changed(all_messages=True))

@@ -177,7 +177,7 @@ class PreviewServer:
         if answer is None:
             return _error(404, "not_found", "No such endpoint.")
         if answer is Answer.HANG:
-            await self._hang()  # until reset(): then it was a network error
+            await self._hang()  # until reset(), which answers as a network error would
             return None, None, None
         await asyncio.sleep(self.behaviour.latency)
         if answer is Answer.DOWN:

@@ -13,20 +13,20 @@ from app.chat.session import (
     Changed,
     ChatSession,
     CheckSession,
+    Closed,
     CloseSocket,
     FrameReceived,
     Offline,
     Online,
+    Opened,
     OpenSocket,
     Refused,
-    RetryConnection,
     RetryMessage,
+    RetryRequested,
     SendFrame,
     SendText,
     SessionChecked,
     SessionEnded,
-    SocketClosed,
-    SocketOpened,
     Start,
     StartTimer,
     Stop,
@@ -54,7 +54,7 @@ def opened() -> ChatSession:
     """A session whose first socket (generation 1) has been welcomed."""
     session = fresh()
     session.handle(Start(0.0))
-    session.handle(SocketOpened(1, 0.1))
+    session.handle(Opened(1, 0.1))
     session.handle(FrameReceived(1, WELCOME, 0.2))
     assert session.conn.state is ConnState.OPEN
     return session
@@ -76,7 +76,7 @@ def test_a_message_typed_before_the_welcome_waits_then_goes_out_with_it():
     session = fresh()
     session.handle(Start(0.0))
     assert session.handle(SendText("m1", "early")) == [Changed(messages=("m1",))]
-    session.handle(SocketOpened(1, 0.1))
+    session.handle(Opened(1, 0.1))
     effects = session.handle(FrameReceived(1, WELCOME, 0.2))
     assert sent(effects) == [frames.message("m1", "early")]
     assert Changed(connection=True) in effects
@@ -119,7 +119,7 @@ def test_history_changes_everything_and_unknown_frames_change_nothing():
 
 def test_frames_of_a_replaced_socket_are_ignored():
     session = opened()
-    session.handle(SocketClosed(1, ABNORMAL, 1.0))
+    session.handle(Closed(1, ABNORMAL, 1.0))
     session.handle(TimerFired(Timer.BACKOFF, 1, 5.0))  # reconnect: generation 2
     assert session.conn.generation == 2
     late = json.dumps(frames.history([{"id": "x", "role": "user", "text": "late"}]))
@@ -140,7 +140,7 @@ def test_a_retried_message_waits_while_the_socket_is_down():
     session = opened()
     session.handle(SendText("m1", "hi"))
     session.handle(FrameReceived(1, json.dumps(frames.error("x", "no", "m1")), 1.0))
-    session.handle(SocketClosed(1, ABNORMAL, 2.0))
+    session.handle(Closed(1, ABNORMAL, 2.0))
     assert session.handle(RetryMessage("m1")) == [Changed(messages=("m1",))]
 
 
@@ -152,7 +152,7 @@ def test_pings_are_numbered_frames_on_the_current_socket():
 
 def test_stop_closes_normally_and_drops_the_outbox():
     session = opened()
-    session.handle(SocketClosed(1, ABNORMAL, 1.0))
+    session.handle(Closed(1, ABNORMAL, 1.0))
     session.handle(SendText("m1", "queued"))
     effects = session.handle(Stop())
     assert CancelTimer(Timer.BACKOFF) in effects and Changed(all_messages=True) in effects
@@ -166,17 +166,17 @@ def test_stop_on_an_open_socket_closes_it():
 
 
 def test_4401_ends_the_session():
-    assert SessionEnded() in opened().handle(SocketClosed(1, UNAUTHORIZED, 1.0))
+    assert SessionEnded() in opened().handle(Closed(1, UNAUTHORIZED, 1.0))
 
 
 def test_offline_online_and_a_manual_retry_reconnect():
     session = opened()
     session.handle(Offline())
-    session.handle(SocketClosed(1, ABNORMAL, 1.0))
+    session.handle(Closed(1, ABNORMAL, 1.0))
     assert session.conn.state is ConnState.OFFLINE
     assert OpenSocket(2) in session.handle(Online(2.0))
-    session.handle(SocketClosed(2, ABNORMAL, 3.0))
-    assert OpenSocket(3) in session.handle(RetryConnection(3.5))
+    session.handle(Closed(2, ABNORMAL, 3.0))
+    assert OpenSocket(3) in session.handle(RetryRequested(3.5))
 
 
 def test_a_session_check_that_fails_signs_out():
