@@ -240,6 +240,9 @@ _ALL = [
             DropSockets(ABNORMAL),
             Await(f'{PANEL}[data-degraded="true"]'),
             FastForward(1.0),
+            # Between two attempts (the retry button shows), not inside one: the indicator
+            # only says "hard to reach" while it counts down.
+            Await(f"{PANEL} #chat-retry:not([hidden])"),
         ),
         degraded=True,
         description="Five attempts in a row failed: the server is hard to reach.",
