@@ -65,6 +65,11 @@ class ChatEntry:
         if self.registry is not None:
             self.registry.close_all()
 
+    def rescale_timers(self) -> None:
+        socket = self.registry.socket if self.registry is not None else None
+        if socket is not None:
+            socket.rescale_timers()
+
     def stats(self) -> str:
         """``window.pychatStats()``: what the e2e tests check a sign-out leaves behind."""
         has_socket = self.registry is not None and self.registry.socket is not None

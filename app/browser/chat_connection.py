@@ -120,6 +120,10 @@ class ChatConnection:
     def retry_message(self, message_id: str) -> None:
         self.dispatch(RetryMessage(message_id))
 
+    def rescale_timers(self) -> None:
+        """The preview's fast-forward changed: running timers follow at once."""
+        self._timers.rescale()
+
     def retry_connection(self) -> None:
         self.dispatch(RetryRequested(time.time()))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from typing import Any
 
@@ -42,6 +43,7 @@ from app.preview.states import (
     Start,
     Step,
 )
+from app.ui import chat_loader
 
 HINT_KEY = "pychat.preview.hint"  # never the real app's key: a preview cannot confuse a session
 SESSION_KEY = "pychat.preview.session"  # who the simulated server has signed in (not a secret)
@@ -193,6 +195,9 @@ class Toolbar:
                 self.server.expire_session()
             case FastForward(factor=factor):
                 self.scale = factor
+                chat = sys.modules.get(chat_loader.ENTRY)
+                if chat is not None:
+                    chat.ENTRY.rescale_timers()
             case ShowHistory(kind=kind):
                 self.server.replace_history(STRESS[kind]())
 

@@ -18,6 +18,7 @@ class Timers:
         self._scale = scale or (lambda: 1.0)
         self._counted = counted
         self._handles: dict[Hashable, asyncio.TimerHandle] = {}
+        self._scales: dict[Hashable, tuple[float, Callable[[], None]]] = {}
 
     def start(self, name: Hashable, delay: float, callback: Callable[[], None]) -> None:
         self.cancel(name)
@@ -26,8 +27,23 @@ class Timers:
             self._forget(name)
             callback()
 
+        scale = self._scale()
+        self._start(name, delay / scale, fire)
+        self._scales[name] = (scale, fire)
+
+    def rescale(self) -> None:
+        """Apply a changed ``scale()`` to the timers already running (what is left of each)."""
         loop = asyncio.get_event_loop()
-        self._handles[name] = loop.call_later(delay / self._scale(), fire)
+        for name, handle in list(self._handles.items()):
+            old, fire = self._scales[name]
+            left = max(0.0, handle.when() - loop.time()) * old / self._scale()
+            handle.cancel()
+            self._forget(name)
+            self._start(name, left, fire)
+            self._scales[name] = (self._scale(), fire)
+
+    def _start(self, name: Hashable, seconds: float, fire: Callable[[], None]) -> None:
+        self._handles[name] = asyncio.get_event_loop().call_later(seconds, fire)
         if self._counted:
             COUNTS["live_timers"] += 1
 
@@ -45,5 +61,6 @@ class Timers:
             self.cancel(name)
 
     def _forget(self, name: Hashable) -> None:
+        self._scales.pop(name, None)
         if self._handles.pop(name, None) is not None and self._counted:
             COUNTS["live_timers"] -= 1

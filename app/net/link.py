@@ -1,8 +1,8 @@
 """What the page needs from a server, as one small interface.
 
 Two implementations: the browser's own ``fetch`` and ``WebSocket`` talking to ``server.py``
-(:class:`app.chat.transport.BrowserLink`, with :func:`app.browser.shell.request`), and the
-simulated server of preview mode (:class:`app.preview.server.PreviewServer`).  The auth store,
+(:class:`app.browser.http.BrowserLink`), and the simulated server of preview mode
+(:class:`app.preview.server.PreviewServer`).  The auth store,
 the connection core and the panel only ever see this shape, so they cannot tell the two apart.
 """
 

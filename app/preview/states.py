@@ -68,7 +68,8 @@ class ExpireSession:
 
 @dataclass(frozen=True)
 class FastForward:
-    """Run the chat's timers ``factor`` times faster (1: normal), to reach slow states now."""
+    """Run the chat's timers ``factor`` times faster (1: normal), running ones included: to
+    reach slow states now, or (below 1) to hold a passing state still for a look."""
 
     factor: float
 
@@ -85,6 +86,7 @@ Step = (
 )
 
 OPEN = Await(f'{PANEL}[data-connection="open"]')
+HOLD = 0.01  # timers 100 times slower: a countdown of seconds lasts minutes
 
 STRESS = {
     "long-message": content.long_message,
@@ -213,7 +215,13 @@ _ALL = [
         Start.REMEMBERED,
         "authenticated",
         "reconnecting",
-        steps=(OPEN, Misbehave(Sockets.REFUSE), DropSockets(ABNORMAL)),
+        steps=(
+            OPEN,
+            Misbehave(Sockets.REFUSE),
+            FastForward(HOLD),  # the countdown stays on screen instead of the next attempt
+            DropSockets(ABNORMAL),
+            Await(f"{PANEL} #chat-retry:not([hidden])"),
+        ),
         description="The connection dropped; the next attempt counts down.",
     ),
     _state(
@@ -239,7 +247,7 @@ _ALL = [
             FastForward(50.0),
             DropSockets(ABNORMAL),
             Await(f'{PANEL}[data-degraded="true"]'),
-            FastForward(1.0),
+            FastForward(HOLD),
             # Between two attempts (the retry button shows), not inside one: the indicator
             # only says "hard to reach" while it counts down.
             Await(f"{PANEL} #chat-retry:not([hidden])"),
