@@ -8,6 +8,7 @@ counted timers show in ``window.pychatStats()``.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Hashable
 
 from app.browser.proxies import COUNTS
@@ -18,7 +19,8 @@ class Timers:
         self._scale = scale or (lambda: 1.0)
         self._counted = counted
         self._handles: dict[Hashable, asyncio.TimerHandle] = {}
-        self._scales: dict[Hashable, tuple[float, Callable[[], None]]] = {}
+        # name -> (scale it was started with, when it is due, what it calls)
+        self._due: dict[Hashable, tuple[float, float, Callable[[], None]]] = {}
 
     def start(self, name: Hashable, delay: float, callback: Callable[[], None]) -> None:
         self.cancel(name)
@@ -27,23 +29,20 @@ class Timers:
             self._forget(name)
             callback()
 
-        scale = self._scale()
-        self._start(name, delay / scale, fire)
-        self._scales[name] = (scale, fire)
+        self._start(name, delay / self._scale(), fire)
 
     def rescale(self) -> None:
-        """Apply a changed ``scale()`` to the timers already running (what is left of each)."""
-        loop = asyncio.get_event_loop()
-        for name, handle in list(self._handles.items()):
-            old, fire = self._scales[name]
-            left = max(0.0, handle.when() - loop.time()) * old / self._scale()
-            handle.cancel()
-            self._forget(name)
-            self._start(name, left, fire)
-            self._scales[name] = (self._scale(), fire)
+        """Apply a changed ``scale()`` to the timers already running (what is left of each).
+        Pyodide's loop hands out handles that cannot tell when they are due, so we keep it."""
+        now = time.monotonic()
+        for name in list(self._handles):
+            old, due, fire = self._due[name]
+            self.cancel(name)
+            self._start(name, max(0.0, due - now) * old / self._scale(), fire)
 
     def _start(self, name: Hashable, seconds: float, fire: Callable[[], None]) -> None:
         self._handles[name] = asyncio.get_event_loop().call_later(seconds, fire)
+        self._due[name] = (self._scale(), time.monotonic() + seconds, fire)
         if self._counted:
             COUNTS["live_timers"] += 1
 
@@ -61,6 +60,6 @@ class Timers:
             self.cancel(name)
 
     def _forget(self, name: Hashable) -> None:
-        self._scales.pop(name, None)
+        self._due.pop(name, None)
         if self._handles.pop(name, None) is not None and self._counted:
             COUNTS["live_timers"] -= 1
