@@ -27,7 +27,7 @@ from ag_ui.core import (
     TextMessageStartEvent,
 )
 
-from app.preview import guide
+from app.wire import guide
 from backend.history import ChatMessage
 
 

@@ -1,8 +1,8 @@
 """The app factory: everything the server does, assembled from one :class:`Settings`.
 
 Tests build the app in-process with a fake clock and serve it on a real loopback socket;
-``server.py`` builds the same app and runs it.  Storage is the embedded SQLite database, or
-Redis when ``settings.redis_url`` is set (see :mod:`backend.storage`).  The web stack
+``server.py`` builds the same app and runs it.  The storage is whatever
+``settings.storage_url`` names (see :mod:`backend.storage_url`).  The web stack
 (aiohttp) stays behind this function, so it can change without touching callers.
 """
 
@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 
 from aiohttp import web
 
+from app.wire.urls import HEALTH_URL
 from backend import auth, static, storage, websocket, wheels
 from backend.agent import Agent, GuideAgent
 from backend.config import Settings
-from backend.db import Checkpointer, connect
-from backend.keys import DB, HUB, SETTINGS, STORAGE
+from backend.keys import HUB, SETTINGS, STORAGE
 from backend.middleware import add_security_headers, log_and_map_errors, origin_guard
 from backend.passwords import PasswordChecker
+from backend.storage_url import open_storage
 
 PURGE_EVERY = 300.0
 
@@ -51,46 +51,29 @@ async def _purge_expired_sessions(app: web.Application):
         await task
 
 
-async def _checkpoints(app: web.Application):
-    if DB not in app:  # shared storage: no database file here
-        yield
-        return
-    checkpointer = Checkpointer(app[SETTINGS].db_path, app[DB])
-    checkpointer.start()
+async def _storage(app: web.Application):
+    """The persistence's background work runs while the app serves; its resources are freed
+    after everything else has stopped (this context is entered first, left last)."""
+    await app[STORAGE].start()
     yield
-    await asyncio.to_thread(checkpointer.stop)
+    await app[STORAGE].close()
 
 
-def create_app(
-    settings: Settings, db: sqlite3.Connection | None = None, agent: Agent | None = None
-) -> web.Application:
+def create_app(settings: Settings, agent: Agent | None = None) -> web.Application:
     app = web.Application(
         middlewares=[log_and_map_errors, origin_guard(settings.allowed_origins)],
         client_max_size=64 * 1024,
     )
     app[SETTINGS] = settings
-    if settings.redis_url:
-        from backend.redis_storage import shared
-
-        app[STORAGE] = shared(settings.redis_url, settings)
-    else:
-        app[DB] = db if db is not None else connect(settings.db_path)
-        app[STORAGE] = storage.embedded(app[DB], settings)
+    app[STORAGE] = open_storage(settings.storage_url, settings)
     app[auth.CHECKER] = PasswordChecker(settings.max_concurrent_hashes, settings.max_waiting_hashes)
     app[auth.SECURE] = settings.secure_cookies
     app.on_response_prepare.append(add_security_headers)
+    app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_purge_expired_sessions)
-    app.cleanup_ctx.append(_checkpoints)
-    app.on_cleanup.append(_close_storage)
-    app.router.add_get("/api/health", health)
+    app.router.add_get("/" + HEALTH_URL, health)
     auth.add_routes(app)
     websocket.setup(app, settings, agent or GuideAgent())
     static.add_routes(app, settings.root)
     wheels.add_routes(app, settings.root / "wheels" / "files")
     return app
-
-
-async def _close_storage(app: web.Application) -> None:
-    await app[STORAGE].close()
-    if DB in app:
-        app[DB].close()

@@ -12,8 +12,11 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from app.wire.close_codes import UNAUTHORIZED
+from app.wire.limits import MAX_FIELD
+from app.wire.urls import LOGIN_URL, LOGOUT_URL, SESSION_URL
 from backend.errors import json_error
-from backend.keys import HUB, STORAGE
+from backend.keys import HUB, SETTINGS, STORAGE
 from backend.middleware import client_address
 from backend.passwords import Busy, PasswordChecker
 from backend.sessions import Session
@@ -21,7 +24,6 @@ from backend.storage import StorageUnavailable
 
 COOKIE_NAME = "pychat_sid"
 MAX_BODY = 4096
-MAX_FIELD = 256
 
 CHECKER = web.AppKey("password_checker", PasswordChecker)
 SECURE = web.AppKey("secure_cookies", bool)
@@ -124,7 +126,7 @@ async def login(request: web.Request) -> web.Response:
         return json_error(401, "invalid_credentials", "Wrong user name or password.")
     token, session = await storage.sessions.create(user.id, user.name)
     response = web.json_response(session_body(session), headers=NO_STORE)
-    max_age = session.expires_at - storage.sessions.now()
+    max_age = session.expires_at - request.app[SETTINGS].clock()
     set_session_cookie(response, request, token, max_age)
     return response
 
@@ -153,13 +155,13 @@ async def logout(request: web.Request) -> web.StreamResponse:
         clear_session_cookie(response, request)
         return response
     if session is not None:  # every replica closes its sockets of this session
-        await request.app[HUB].end_session(session.token_hash, 4401, "signed out")
+        await request.app[HUB].end_session(session.token_hash, UNAUTHORIZED, "signed out")
     response = web.Response(status=204, headers=NO_STORE)
     clear_session_cookie(response, request)
     return response
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/api/auth/login", login)
-    app.router.add_get("/api/auth/session", current_session)
-    app.router.add_post("/api/auth/logout", logout)
+    app.router.add_post("/" + LOGIN_URL, login)
+    app.router.add_get("/" + SESSION_URL, current_session)
+    app.router.add_post("/" + LOGOUT_URL, logout)

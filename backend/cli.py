@@ -19,13 +19,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from app.wire.limits import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT
 from backend import runtime, storage
 from backend.agent import AGENTS
 from backend.app import create_app
 from backend.config import ROOT, Settings
-from backend.db import connect
-from backend.storage import Users
-from backend.users import InvalidUser
+from backend.storage_url import SQLITE, open_storage, sqlite_path
+from backend.users import InvalidUser, Users
 
 DEFAULT_DB = ROOT / "data" / "pychat.db"
 LISTEN_BACKLOG = 2048  # aiohttp's default of 128 drops connections in a reconnect storm
@@ -53,12 +53,7 @@ def serve_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="serve the page from a static build (python -m backend.build) instead of the sources",
     )
-    parser.add_argument(
-        "--redis-url",
-        metavar="URL",
-        help="keep users, sessions and history in Redis (redis://…) so several replicas share "
-        "them; without it, the embedded SQLite database --db",
-    )
+    add_storage_options(parser)
     parser.add_argument(
         "--trusted-proxy",
         action="append",
@@ -73,8 +68,10 @@ def serve_parser() -> argparse.ArgumentParser:
         metavar="ORIGIN",
         help="another origin allowed to call the API (repeatable), e.g. https://chat.example.com",
     )
-    parser.add_argument("--idle-timeout", type=_positive, default=30 * 60, metavar="SECONDS")
-    parser.add_argument("--absolute-timeout", type=_positive, default=8 * 3600, metavar="SECONDS")
+    parser.add_argument("--idle-timeout", type=_positive, default=IDLE_TIMEOUT, metavar="SECONDS")
+    parser.add_argument(
+        "--absolute-timeout", type=_positive, default=ABSOLUTE_TIMEOUT, metavar="SECONDS"
+    )
     parser.add_argument(
         "--login-attempts-per-address",
         type=int,
@@ -122,19 +119,32 @@ def adduser_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     parser.add_argument("--db", type=Path, default=DEFAULT_DB)
-    parser.add_argument("--redis-url", metavar="URL", help="create the user in shared storage")
+    add_storage_options(parser)
     return parser
 
 
-def open_users(db: Path, redis_url: str | None) -> tuple[Users, Callable[[], Awaitable[None]]]:
-    """The user store the server would use with these options, and how to close it."""
-    settings = Settings(db_path=db, redis_url=redis_url)
-    if redis_url:
-        from backend.redis_storage import shared
+def add_storage_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage",
+        metavar="URL",
+        help="where everything is kept: sqlite:///PATH or redis://HOST:PORT/DB "
+        "(the same as --db PATH or --redis-url URL)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="keep users, sessions and history in Redis (redis://…) so several replicas share "
+        "them; without it, the embedded SQLite database --db",
+    )
 
-        store = shared(redis_url, settings)
-    else:
-        store = storage.embedded(connect(db), settings)
+
+def storage_url(args: argparse.Namespace) -> str:
+    return args.storage or args.redis_url or f"{SQLITE}{args.db}"
+
+
+def open_users(url: str) -> tuple[Users, Callable[[], Awaitable[None]]]:
+    """The user store the server would use with these options, and how to close it."""
+    store = open_storage(url, Settings(storage_url=url))
     return store.users, store.close
 
 
@@ -143,7 +153,7 @@ def adduser(argv: list[str]) -> int:
     password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else args.password
 
     async def add() -> int:
-        users, close = open_users(args.db, args.redis_url)
+        users, close = open_users(storage_url(args))
         try:
             await users.add(args.name, password)
         except InvalidUser as exc:
@@ -154,7 +164,7 @@ def adduser(argv: list[str]) -> int:
             return 1
         finally:
             await close()
-        print(f"created user {args.name!r} in {args.redis_url or args.db}")
+        print(f"created user {args.name!r} in {storage_url(args)}")
         return 0
 
     return asyncio.run(add())
@@ -165,7 +175,7 @@ def ensure_demo_account(db_path: Path) -> None:
 
 
 async def _ensure_demo_account(db_path: Path) -> None:
-    users, close = open_users(db_path, None)
+    users, close = open_users(f"{SQLITE}{db_path}")
     secret_file = db_path.parent / "demo-password.txt"
     if await users.count() == 0:
         password = secrets.token_urlsafe(9)
@@ -212,8 +222,9 @@ def serve(argv: list[str]) -> int:
             "server.py: node_modules is missing; run `make setup` (npm ci) first", file=sys.stderr
         )
         return 2
-    if args.demo and not args.redis_url:
-        ensure_demo_account(args.db)
+    url = storage_url(args)
+    if args.demo and url.startswith(SQLITE):
+        ensure_demo_account(Path(sqlite_path(url)))
     sock = socket.create_server(
         (args.host, args.port),
         family=socket.AF_INET6 if ":" in args.host else socket.AF_INET,
@@ -225,7 +236,7 @@ def serve(argv: list[str]) -> int:
         root=(args.root or Settings.root).resolve(),
         host=args.host,
         port=port,
-        db_path=args.db,
+        storage_url=url,
         idle_timeout=args.idle_timeout,
         absolute_timeout=args.absolute_timeout,
         secure_cookies=args.secure_cookies,
@@ -233,11 +244,10 @@ def serve(argv: list[str]) -> int:
         address_attempts=args.login_attempts_per_address,
         ws_rate_per_minute=args.ws_messages_per_minute,
         ws_handshakes_per_second=args.max_handshakes_per_second,
-        redis_url=args.redis_url,
         trusted_proxies=frozenset(args.trusted_proxy),
     )
     shown = f"[{args.host}]" if ":" in args.host else args.host
-    where = f"Redis {args.redis_url}" if args.redis_url else f"database {args.db}"
+    where = f"database {args.db}" if url == f"{SQLITE}{args.db}" else f"storage {url}"
     print(f"Serving PyChat on http://{shown}:{port}/ ({where})", flush=True)
     app = create_app(settings, agent=AGENTS[args.agent]())
     tune_garbage_collector()

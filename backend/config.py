@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.wire.limits import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -19,11 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
-    db_path: Path = ROOT / "data" / "pychat.db"
+    # Where everything is kept: sqlite:///PATH (embedded) or redis://HOST:PORT/DB (shared by
+    # several replicas); see backend.storage_url.
+    storage_url: str = f"sqlite:///{ROOT / 'data' / 'pychat.db'}"
     root: Path = ROOT  # where index.html, app/, static/ and vendor/ live
     # Sessions: sliding idle expiry and a hard absolute expiry, in seconds.
-    idle_timeout: float = 30 * 60
-    absolute_timeout: float = 8 * 60 * 60
+    idle_timeout: float = IDLE_TIMEOUT
+    absolute_timeout: float = ABSOLUTE_TIMEOUT
     secure_cookies: bool = False  # also on automatically for https requests
     extra_origins: tuple[str, ...] = ()
     # Login throttling.
@@ -42,8 +46,6 @@ class Settings:
     # Beyond it, HTTP 503 before the upgrade; clients back off with jitter, so a reconnect
     # storm after a restart or crash is spread over seconds instead of landing in one.
     ws_handshakes_per_second: float = 170.0
-    # Shared storage for several replicas (None: the embedded SQLite database).
-    redis_url: str | None = None
     # Proxies whose X-Forwarded-For names the real client (throttling is per client address).
     trusted_proxies: frozenset[str] = frozenset()
     clock: Callable[[], float] = field(default=time.time, compare=False)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from app.wire.close_codes import REPLACED, SERVICE_RESTART, UNAUTHORIZED
+from app.wire.limits import SOCKETS_PER_SESSION
 from backend.storage import (
     Claim,
     Presence,
@@ -35,7 +37,7 @@ from backend.storage import (
 
 log = logging.getLogger("pychat.ws")
 
-MAX_PER_SESSION = 5
+MAX_PER_SESSION = SOCKETS_PER_SESSION
 SWEEP_EVERY = 0.5
 REFRESH_EVERY = 10.0  # seconds between presence refreshes (shared storage forgets after 30)
 
@@ -105,7 +107,7 @@ class Hub:
         replaced = tabs.get(conn.tab)
         tabs[conn.tab] = conn
         if replaced is not None and replaced is not conn:
-            await replaced.close(4409, "replaced by a newer connection")
+            await replaced.close(REPLACED, "replaced by a newer connection")
         if claim is Claim.REPLACED:
             await self._signals.publish(TabClaimed(conn.session_hash, conn.tab, conn.owner))
         return True
@@ -134,7 +136,7 @@ class Hub:
     # -------------------------------------------------------------- closing
 
     async def end_session(
-        self, session_hash: bytes, code: int = 4401, reason: str = "signed out"
+        self, session_hash: bytes, code: int = UNAUTHORIZED, reason: str = "signed out"
     ) -> int:
         """Close every socket of the session on every replica; returns how many were here."""
         closed = await self.close_session(session_hash, code, reason)
@@ -142,14 +144,14 @@ class Hub:
         return closed
 
     async def close_session(
-        self, session_hash: bytes, code: int = 4401, reason: str = "signed out"
+        self, session_hash: bytes, code: int = UNAUTHORIZED, reason: str = "signed out"
     ) -> int:
         """Close this replica's sockets of the session."""
         conns = list(self._sessions.pop(session_hash, {}).values())
         await asyncio.gather(*(c.close(code, reason) for c in conns))
         return len(conns)
 
-    async def close_all(self, code: int = 1012, reason: str = "server restart") -> None:
+    async def close_all(self, code: int = SERVICE_RESTART, reason: str = "server restart") -> None:
         conns = [c for tabs in self._sessions.values() for c in tabs.values()]
         self._sessions.clear()
         await asyncio.gather(*(c.close(code, reason) for c in conns))
@@ -164,7 +166,7 @@ class Hub:
                     del self._sessions[session][tab]
                     if not self._sessions[session]:
                         del self._sessions[session]
-                    await conn.close(4409, "replaced by a newer connection")
+                    await conn.close(REPLACED, "replaced by a newer connection")
 
     async def sweep(self) -> None:
         now = self._clock()
@@ -176,7 +178,7 @@ class Hub:
             except StorageUnavailable:
                 return  # unknown is not expired: look again on the next sweep
             if deadline is None:
-                await self.close_session(session_hash, 4401, "session expired")
+                await self.close_session(session_hash, UNAUTHORIZED, "session expired")
             else:
                 self.touch(session_hash, deadline)
 
@@ -204,10 +206,8 @@ class Hub:
                 except Exception:  # the sweeper must never die
                     log.exception("session sweep failed")
 
-        await self._signals.start()
         self._sweeper = asyncio.create_task(loop())
         yield
         self._sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._sweeper
-        await self._signals.stop()

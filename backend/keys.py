@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from aiohttp import web
 
 from backend.config import Settings
@@ -11,6 +9,5 @@ from backend.hub import Hub
 from backend.storage import Storage
 
 SETTINGS = web.AppKey("settings", Settings)
-DB = web.AppKey("db", sqlite3.Connection)  # the embedded database (absent with Redis)
 STORAGE = web.AppKey("storage", Storage)
 HUB = web.AppKey("hub", Hub)

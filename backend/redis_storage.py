@@ -1,12 +1,13 @@
-"""The shared storage: everything of :mod:`backend.storage` in Redis, for several replicas.
+"""The shared persistence (``redis://…``): everything the server keeps, in Redis, so several
+replicas act as one.  It stores and finds; the rules are in :mod:`backend.storage`'s policies.
 
 Keys (all under ``pychat:``):
 
 * ``user:<name>`` hash (id, name, password_hash, created_at), ``users`` set, ``user-ids`` counter;
 * ``session:<sha256 hex>`` hash (user_id, user_name, created_at, last_seen, expires_at), expiring
   with the session (Redis forgets it when it is over; a revocation deletes it);
-* ``throttle:<kind>:<key>`` sorted sets of attempt times: the same sliding windows as the
-  embedded :class:`backend.throttle.SlidingWindow`, shared by every replica;
+* ``throttle:<kind>:<key>`` sorted sets of attempt times, the throttle's windows
+  (:mod:`backend.throttle`), shared by every replica;
 * ``history:<user id>`` a capped stream (newest :data:`HISTORY_CAP` messages) and
   ``seen:<user id>:<message id>`` keys that make a resent message a duplicate for a week;
 * ``presence:<session hex>`` hash tab -> "owner|time": which replica's socket holds each tab;
@@ -29,7 +30,7 @@ import logging
 import math
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
@@ -37,18 +38,16 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from backend.history import ChatMessage
-from backend.passwords import hash_password
-from backend.sessions import TOUCH_EVERY, Session, new_token, token_hash
+from backend.sessions import SessionRow
 from backend.storage import (
     Claim,
     Handler,
     SessionClosed,
     Signal,
-    Storage,
     StorageUnavailable,
     TabClaimed,
 )
-from backend.users import InvalidUser, UserRecord, check_new_user
+from backend.users import UserRecord
 
 log = logging.getLogger("pychat.redis")
 
@@ -94,19 +93,14 @@ return id
 
 
 class RedisUsers:
-    def __init__(self, redis: Redis, clock: Callable[[], float]) -> None:
+    def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._clock = clock
         self._add = redis.register_script(ADD_USER)
 
-    async def add(self, name: str, password: str) -> UserRecord:
-        check_new_user(name, password)
-        hashed = hash_password(password)
+    async def insert(self, name: str, password_hash: str, created_at: float) -> int | None:
         keys = [f"{PREFIX}user:{name}", f"{PREFIX}user-ids", f"{PREFIX}users"]
-        user_id = await guarded(self._add(keys=keys, args=[name, hashed, self._clock()]))
-        if not user_id:
-            raise InvalidUser(f"a user called {name!r} already exists")
-        return UserRecord(int(user_id), name, hashed)
+        user_id = await guarded(self._add(keys=keys, args=[name, password_hash, created_at]))
+        return int(user_id) if user_id else None
 
     async def by_name(self, name: str) -> UserRecord | None:
         row = await guarded(self._redis.hgetall(f"{PREFIX}user:{name}"))
@@ -122,152 +116,88 @@ class RedisUsers:
 
 
 class RedisSessions:
-    def __init__(
-        self,
-        redis: Redis,
-        clock: Callable[[], float],
-        idle_timeout: float,
-        absolute_timeout: float,
-    ) -> None:
-        self._redis = redis
-        self._clock = clock
-        self.idle_timeout = idle_timeout
-        self.absolute_timeout = absolute_timeout
+    """A hash per session that Redis expires when the session's idle deadline passes."""
 
-    def now(self) -> float:
-        return self._clock()
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
 
     @staticmethod
     def _key(digest: bytes) -> str:
         return f"{PREFIX}session:{digest.hex()}"
 
-    def _ttl_ms(self, last_seen: float, expires_at: float) -> int:
-        return max(
-            1, math.ceil((min(expires_at, last_seen + self.idle_timeout) - self._clock()) * 1000)
-        )
+    @staticmethod
+    def _ms(seconds: float) -> int:
+        return max(1, math.ceil(seconds * 1000))
 
-    async def create(self, user_id: int, user_name: str) -> tuple[str, Session]:
-        token = new_token()
-        digest = token_hash(token)
-        now = self._clock()
-        expires_at = now + self.absolute_timeout
+    async def insert(self, digest: bytes, row: SessionRow, keep_for: float) -> None:
         fields = {
-            "user_id": user_id,
-            "user_name": user_name,
-            "created_at": now,
-            "last_seen": now,
-            "expires_at": expires_at,
+            "user_id": row.user_id,
+            "user_name": row.user_name,
+            "created_at": row.created_at,
+            "last_seen": row.last_seen,
+            "expires_at": row.expires_at,
         }
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._key(digest), mapping=fields)
-            pipe.pexpire(self._key(digest), self._ttl_ms(now, expires_at))
+            pipe.pexpire(self._key(digest), self._ms(keep_for))
             await guarded(pipe.execute())
-        session = self._session(digest, fields, now)
-        assert session is not None
-        return token, session
 
-    def _session(self, digest: bytes, row: dict, now: float) -> Session | None:
+    async def get(self, digest: bytes) -> SessionRow | None:
+        row = await guarded(self._redis.hgetall(self._key(digest)))
         if not row:
             return None
-        expires_at, last_seen = float(row["expires_at"]), float(row["last_seen"])
-        idle_expires_at = min(expires_at, last_seen + self.idle_timeout)
-        if now >= expires_at or now >= idle_expires_at:
-            return None
-        return Session(digest, int(row["user_id"]), row["user_name"], expires_at, idle_expires_at)
+        return SessionRow(
+            int(row["user_id"]),
+            row["user_name"],
+            float(row["created_at"]),
+            float(row["last_seen"]),
+            float(row["expires_at"]),
+        )
 
-    async def _lookup(self, digest: bytes) -> tuple[Session | None, dict]:
-        row = await guarded(self._redis.hgetall(self._key(digest)))
-        return self._session(digest, row, self._clock()), row
+    async def touch(self, digest: bytes, last_seen: float, keep_for: float) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key(digest), "last_seen", last_seen)
+            pipe.pexpire(self._key(digest), self._ms(keep_for))
+            await guarded(pipe.execute())
 
-    async def validate(self, token: str | None) -> Session | None:
-        if not token or len(token) > 128:
-            return None
-        return await self.validate_hash(token_hash(token))
-
-    async def validate_hash(self, digest: bytes) -> Session | None:
-        session, row = await self._lookup(digest)
-        now = self._clock()
-        if session is not None and now - float(row["last_seen"]) >= TOUCH_EVERY:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hset(self._key(digest), "last_seen", now)
-                pipe.pexpire(self._key(digest), self._ttl_ms(now, session.expires_at))
-                await guarded(pipe.execute())
-            session = self._session(digest, {**row, "last_seen": now}, now)
-        return session
-
-    async def deadline(self, digest: bytes) -> float | None:
-        session, _row = await self._lookup(digest)
-        return None if session is None else session.idle_expires_at
-
-    async def revoke(self, token: str | None) -> Session | None:
-        if not token or len(token) > 128:
-            return None
-        digest = token_hash(token)
-        session, _row = await self._lookup(digest)
+    async def delete(self, digest: bytes) -> None:
         await guarded(self._redis.delete(self._key(digest)))
-        return session
 
-    async def purge_expired(self) -> int:
+    async def delete_idle_or_expired(self, now: float, idle_timeout: float) -> int:
         return 0  # Redis expires session keys by itself
 
 
 # ------------------------------------------------------------------------------ throttling
 
-OLDEST_IN_WINDOW = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
-local limit = tonumber(ARGV[3])
-if redis.call('ZCARD', KEYS[1]) < limit then return false end
-return redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')[2]
+NEWEST_IN_WINDOW = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return redis.call('ZRANGE', KEYS[1], -tonumber(ARGV[2]), -1, 'WITHSCORES')
 """
 
 
-class RedisThrottle:
-    """The embedded :class:`backend.throttle.LoginThrottle`'s windows, shared by replicas."""
+class RedisHits:
+    """The throttle's attempt times: a sorted set per key, expiring with its window."""
 
-    def __init__(self, redis: Redis, settings, clock: Callable[[], float]) -> None:
+    def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._clock = clock
-        self._oldest = redis.register_script(OLDEST_IN_WINDOW)
-        self.windows = {
-            "account": (settings.account_failures, settings.account_window),
-            "address": (settings.address_attempts, settings.address_window),
-        }
+        self._newest = redis.register_script(NEWEST_IN_WINDOW)
 
-    async def _retry_after(self, kind: str, key: str) -> int | None:
-        limit, window = self.windows[kind]
-        now = self._clock()
-        oldest = await guarded(
-            self._oldest(keys=[f"{PREFIX}throttle:{kind}:{key}"], args=[now, window, limit])
-        )
-        if oldest is None:
-            return None
-        return max(1, math.ceil(float(oldest) + window - now))
+    @staticmethod
+    def _key(key: str) -> str:
+        return f"{PREFIX}throttle:{key}"
 
-    async def check(self, account: str, address: str) -> int | None:
-        waits = [
-            wait
-            for wait in (
-                await self._retry_after("address", address),
-                await self._retry_after("account", account),
-            )
-            if wait is not None
-        ]
-        return max(waits) if waits else None
+    async def newest(self, key: str, after: float, count: int) -> list[float]:
+        flat = await guarded(self._newest(keys=[self._key(key)], args=[after, count]))
+        return [float(score) for score in flat[1::2]]  # [member, score, member, score, ...]
 
-    def _hit(self, pipe: Any, kind: str, key: str) -> None:
-        name = f"{PREFIX}throttle:{kind}:{key}"
-        now = self._clock()
-        pipe.zadd(name, {f"{now}:{uuid.uuid4().hex[:8]}": now})
-        pipe.pexpire(name, math.ceil(self.windows[kind][1] * 1000))
-
-    async def record(self, account: str, address: str, success: bool) -> None:
+    async def add(self, key: str, at: float, keep_for: float) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
-            self._hit(pipe, "address", address)
-            if success:
-                pipe.delete(f"{PREFIX}throttle:account:{account}")
-            else:
-                self._hit(pipe, "account", account)
+            pipe.zadd(self._key(key), {f"{at}:{uuid.uuid4().hex[:8]}": at})
+            pipe.pexpire(self._key(key), math.ceil(keep_for * 1000))
             await guarded(pipe.execute())
+
+    async def clear(self, key: str) -> None:
+        await guarded(self._redis.delete(self._key(key)))
 
 
 # ------------------------------------------------------------------------------ history
@@ -410,7 +340,7 @@ class RedisSignals:
         self._redis = redis
         self._handlers: list[Handler] = []
         self._task: asyncio.Task | None = None
-        self.listening = asyncio.Event()
+        self._first_attempt = asyncio.Event()
 
     def subscribe(self, handler: Handler) -> None:
         self._handlers.append(handler)
@@ -418,9 +348,13 @@ class RedisSignals:
     async def publish(self, signal: Signal) -> None:
         await guarded(self._redis.publish(CHANNEL, encode_signal(signal)))
 
-    async def start(self) -> None:
+    async def start(self, wait: float = 2.0) -> None:
+        """Subscribe in the background; returns once subscribed (so no signal published after
+        start-up is missed), or once the first attempt failed: Redis may come later."""
         if self._task is None:
             self._task = asyncio.create_task(self._listen())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._first_attempt.wait(), wait)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -431,22 +365,25 @@ class RedisSignals:
 
     async def _listen(self) -> None:
         delay = 0.1
+        listening = False
         while True:
             # No read timeout: a quiet channel is normal; a dead Redis resets the connection.
             client = Redis.from_url(self._url, decode_responses=True, socket_connect_timeout=0.5)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(CHANNEL)
-                self.listening.set()
+                listening = True
+                self._first_attempt.set()
                 delay = 0.1
                 async for message in pubsub.listen():
                     signal = decode_signal(message.get("data", ""))
                     if signal is not None:
                         await self._deliver(signal)
             except DOWN as exc:
-                if self.listening.is_set():
+                if listening:
                     log.warning("signal channel lost (%s); reconnecting", exc.__class__.__name__)
-                self.listening.clear()
+                listening = False
+                self._first_attempt.set()
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
@@ -465,29 +402,27 @@ class RedisSignals:
 # ------------------------------------------------------------------------------ assembly
 
 
-def shared(url: str, settings) -> Storage:
-    redis = connect(url)
-    signals = RedisSignals(url, redis)
+class RedisPersistence:
+    """Owns one Redis client (and the subscriber's own connection)."""
 
-    async def close() -> None:
-        await signals.stop()
-        await redis.aclose()
+    def __init__(self, url: str, clock: Callable[[], float]) -> None:
+        self.redis = connect(url)
+        self.users = RedisUsers(self.redis)
+        self.sessions = RedisSessions(self.redis)
+        self.hits = RedisHits(self.redis)
+        self.history = RedisHistory(self.redis, clock)
+        self.presence = RedisPresence(self.redis, clock)
+        self.signals = RedisSignals(url, self.redis)
 
-    async def health() -> bool:
+    async def start(self) -> None:
+        await self.signals.start()
+
+    async def close(self) -> None:
+        await self.signals.stop()
+        await self.redis.aclose()
+
+    async def health(self) -> bool:
         try:
-            return bool(await guarded(redis.ping()))
+            return bool(await guarded(self.redis.ping()))
         except StorageUnavailable:
             return False
-
-    clock = settings.clock
-    return Storage(
-        users=RedisUsers(redis, clock),
-        sessions=RedisSessions(redis, clock, settings.idle_timeout, settings.absolute_timeout),
-        throttle=RedisThrottle(redis, settings, clock),
-        history=RedisHistory(redis, clock),
-        presence=RedisPresence(redis, clock),
-        signals=signals,
-        close=close,
-        health=health,
-        kind="redis",
-    )

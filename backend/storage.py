@@ -1,69 +1,36 @@
-"""Everything the server keeps, behind small interfaces with two implementations.
+"""What the server keeps: the policy objects handlers use, over a persistence they do not see.
 
-* embedded (the default): SQLite for users, sessions and history, memory for throttling, and
-  in-process signals and socket presence: one process, nothing else to run;
-* shared (``--redis-url``): all of it in Redis (:mod:`backend.redis_storage`), so several
-  replicas behind a proxy act as one server: a session, a revocation, a throttle counter, the
-  history and the "one socket per tab, five per session" rule hold whichever replica answers.
+The rules (sliding expiry, token checks, throttle windows, account rules) are written once, in
+:mod:`backend.sessions`, :mod:`backend.throttle` and :mod:`backend.users`.  A
+:class:`Persistence` only stores and finds; it owns its resources (a database file and its
+checkpoint thread, a Redis client and its subscriber) and is chosen by URL
+(:func:`backend.storage_url.open_storage`):
 
-Handlers only see :class:`Storage`.  A storage that cannot be reached raises
-:class:`StorageUnavailable`; the HTTP layer answers 503 and the socket closes with 1013, so a
-client retries later and nothing is half-done (fail closed).
+* ``sqlite:///path``: :mod:`backend.sqlite_storage`, one process, nothing else to run;
+* ``redis://…``: :mod:`backend.redis_storage`, so several replicas behind a proxy act as one
+  server (a session, a revocation, a throttle counter, the history and the "one socket per tab,
+  five per session" rule hold whichever replica answers).
+
+A persistence that cannot be reached raises :class:`StorageUnavailable`; the HTTP layer
+answers 503 and the socket closes with 1013, so a client retries later and nothing is
+half-done (fail closed).
 """
 
 from __future__ import annotations
 
-import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from backend.history import ChatMessage, HistoryStore
-from backend.sessions import Session, SessionStore
-from backend.throttle import LoginThrottle
-from backend.users import UserRecord, UserStore
-
-log = logging.getLogger("pychat.storage")
+from backend.history import History
+from backend.sessions import SessionRows, Sessions
+from backend.throttle import HitLog, LoginThrottle
+from backend.users import UserRows, Users
 
 
 class StorageUnavailable(Exception):
     """The storage did not answer (Redis down, timed out): refuse, never guess."""
-
-
-# ------------------------------------------------------------------------------ interfaces
-
-
-class Users(Protocol):
-    async def add(self, name: str, password: str) -> UserRecord: ...
-    async def by_name(self, name: str) -> UserRecord | None: ...
-    async def count(self) -> int: ...
-
-
-class Sessions(Protocol):
-    idle_timeout: float
-    absolute_timeout: float
-
-    def now(self) -> float: ...
-    async def create(self, user_id: int, user_name: str) -> tuple[str, Session]: ...
-    async def validate(self, token: str | None) -> Session | None: ...
-    async def validate_hash(self, digest: bytes) -> Session | None: ...
-    async def deadline(self, digest: bytes) -> float | None: ...
-    async def revoke(self, token: str | None) -> Session | None: ...
-    async def purge_expired(self) -> int: ...
-
-
-class Throttle(Protocol):
-    async def check(self, account: str, address: str) -> int | None: ...
-    async def record(self, account: str, address: str, success: bool) -> None: ...
-
-
-class History(Protocol):
-    async def add(
-        self, user_id: int, message_id: str, role: str, text: str
-    ) -> ChatMessage | None: ...
-    async def recent(self, user_id: int, limit: int = 100) -> list[ChatMessage]: ...
 
 
 # -------------------------------------------------------------- signals between replicas
@@ -94,8 +61,6 @@ Handler = Callable[[Signal], Awaitable[None]]
 class Signals(Protocol):
     async def publish(self, signal: Signal) -> None: ...
     def subscribe(self, handler: Handler) -> None: ...
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
 
 
 class Claim(StrEnum):
@@ -112,86 +77,42 @@ class Presence(Protocol):
     async def refresh(self, held: list[tuple[bytes, str, str]]) -> None: ...
 
 
-@dataclass
-class Storage:
-    users: Users
-    sessions: Sessions
-    throttle: Throttle
+class Persistence(Protocol):
+    users: UserRows
+    sessions: SessionRows
+    hits: HitLog
     history: History
     presence: Presence
     signals: Signals
-    close: Callable[[], Awaitable[None]]
-    health: Callable[[], Awaitable[bool]]
-    kind: str = "embedded"
-
-
-# ------------------------------------------------------------------ embedded implementation
-
-
-class LocalSignals:
-    """In-process signals: delivered at once to this process's handlers."""
-
-    def __init__(self) -> None:
-        self._handlers: list[Handler] = []
-
-    def subscribe(self, handler: Handler) -> None:
-        self._handlers.append(handler)
-
-    async def publish(self, signal: Signal) -> None:
-        for handler in list(self._handlers):
-            await handler(signal)
 
     async def start(self) -> None:
-        return None
+        """Once serving starts (background work: checkpoints, the signal subscriber)."""
+        ...
 
-    async def stop(self) -> None:
-        return None
-
-
-class LocalPresence:
-    """Socket presence of one process: a dict of sessions to their tabs' owners."""
-
-    def __init__(self) -> None:
-        self._tabs: dict[bytes, dict[str, str]] = {}
-
-    async def claim(self, session: bytes, tab: str, owner: str, limit: int) -> Claim:
-        tabs = self._tabs.setdefault(session, {})
-        if tab in tabs:
-            tabs[tab] = owner
-            return Claim.REPLACED
-        if len(tabs) >= limit:
-            if not tabs:
-                del self._tabs[session]
-            return Claim.FULL
-        tabs[tab] = owner
-        return Claim.OK
-
-    async def release(self, session: bytes, tab: str, owner: str) -> None:
-        tabs = self._tabs.get(session)
-        if tabs is not None and tabs.get(tab) == owner:
-            del tabs[tab]
-            if not tabs:
-                del self._tabs[session]
-
-    async def refresh(self, held: list[tuple[bytes, str, str]]) -> None:
-        return None  # nothing can go stale inside one process
+    async def close(self) -> None: ...
+    async def health(self) -> bool: ...
 
 
-def embedded(db: sqlite3.Connection, settings) -> Storage:
-    async def close() -> None:
-        return None  # the app closes the database itself (it may be shared with tests)
+class Storage:
+    """The six things handlers use, and the persistence's life cycle."""
 
-    async def health() -> bool:
-        db.execute("SELECT 1").fetchone()
-        return True
+    def __init__(self, persistence: Persistence, settings) -> None:
+        clock = settings.clock
+        self.persistence = persistence
+        self.users = Users(persistence.users, clock)
+        self.sessions = Sessions(
+            persistence.sessions, clock, settings.idle_timeout, settings.absolute_timeout
+        )
+        self.throttle = LoginThrottle(persistence.hits, settings, clock)
+        self.history = persistence.history
+        self.presence = persistence.presence
+        self.signals = persistence.signals
 
-    return Storage(
-        users=UserStore(db, settings.clock),
-        sessions=SessionStore(db, settings.clock, settings.idle_timeout, settings.absolute_timeout),
-        throttle=LoginThrottle(settings, settings.clock),
-        history=HistoryStore(db, settings.clock),
-        presence=LocalPresence(),
-        signals=LocalSignals(),
-        close=close,
-        health=health,
-    )
+    async def start(self) -> None:
+        await self.persistence.start()
+
+    async def close(self) -> None:
+        await self.persistence.close()
+
+    async def health(self) -> bool:
+        return await self.persistence.health()

@@ -1,65 +1,63 @@
 """Login throttling: sliding windows per account (failures) and per client address (attempts).
 
-In memory, which is right for the single embedded process; the multi-replica setup swaps in
-:class:`backend.redis_storage.RedisThrottle` behind the same two methods.
+The rule is written once here; where the attempt times are kept is a :class:`HitLog` (memory
+for the single embedded process, a Redis sorted set shared by every replica)::
+
+    >>> retry_after([100.0, 130.0], limit=2, window=60.0, now=140.0)
+    20
+    >>> retry_after([130.0], limit=2, window=60.0, now=140.0) is None
+    True
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict, deque
 from collections.abc import Callable
+from typing import Protocol
 
 
-class SlidingWindow:
-    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
+class HitLog(Protocol):
+    async def newest(self, key: str, after: float, count: int) -> list[float]:
+        """Forget the times of ``key`` at or before ``after``; the newest ``count`` of the rest,
+        oldest first."""
+        ...
 
-    def _live(self, key: str) -> deque[float]:
-        hits = self._hits[key]
-        cutoff = self._clock() - self.window
-        while hits and hits[0] <= cutoff:
-            hits.popleft()
-        if not hits:
-            del self._hits[key]
-            return deque()
-        return hits
+    async def add(self, key: str, at: float, keep_for: float) -> None: ...
+    async def clear(self, key: str) -> None: ...
 
-    def retry_after(self, key: str) -> int | None:
-        """Whole seconds until ``key`` may try again, or ``None`` if it may try now."""
-        hits = self._live(key)
-        if len(hits) < self.limit:
-            return None
-        return max(1, math.ceil(hits[-self.limit] + self.window - self._clock()))
 
-    def hit(self, key: str) -> None:
-        self._live(key)
-        self._hits[key].append(self._clock())
-
-    def clear(self, key: str) -> None:
-        self._hits.pop(key, None)
+def retry_after(newest: list[float], limit: int, window: float, now: float) -> int | None:
+    """Whole seconds until one more attempt fits in the window, or ``None`` if it fits now."""
+    if len(newest) < limit:
+        return None
+    return max(1, math.ceil(newest[-limit] + window - now))
 
 
 class LoginThrottle:
-    def __init__(self, settings, clock: Callable[[], float]) -> None:
-        self.accounts = SlidingWindow(settings.account_failures, settings.account_window, clock)
-        self.addresses = SlidingWindow(settings.address_attempts, settings.address_window, clock)
+    def __init__(self, log: HitLog, settings, clock: Callable[[], float]) -> None:
+        self._log = log
+        self._clock = clock
+        self.windows = {
+            "account": (settings.account_failures, settings.account_window),
+            "address": (settings.address_attempts, settings.address_window),
+        }
+
+    async def _wait(self, kind: str, key: str) -> int | None:
+        limit, window = self.windows[kind]
+        now = self._clock()
+        newest = await self._log.newest(f"{kind}:{key}", now - window, limit)
+        return retry_after(newest, limit, window, now)
 
     async def check(self, account: str, address: str) -> int | None:
         """Seconds to wait before this attempt may run, or ``None``."""
-        waits = [
-            w
-            for w in (self.addresses.retry_after(address), self.accounts.retry_after(account))
-            if w is not None
-        ]
-        return max(waits) if waits else None
+        waits = [await self._wait("address", address), await self._wait("account", account)]
+        found = [wait for wait in waits if wait is not None]
+        return max(found) if found else None
 
     async def record(self, account: str, address: str, success: bool) -> None:
-        self.addresses.hit(address)
+        now = self._clock()
+        await self._log.add(f"address:{address}", now, self.windows["address"][1])
         if success:
-            self.accounts.clear(account)
+            await self._log.clear(f"account:{account}")
         else:
-            self.accounts.hit(account)
+            await self._log.add(f"account:{account}", now, self.windows["account"][1])

@@ -1,11 +1,12 @@
-"""User accounts: names and argon2id hashes in the users table (the embedded implementation
-of :class:`backend.storage.Users`; :mod:`backend.redis_storage` has the shared one)."""
+"""User accounts: the rules for a new one and the argon2id hash, written once; the rows live
+in either persistence (:class:`UserRows`)."""
 
 from __future__ import annotations
 
 import re
-import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from backend.passwords import hash_password
 
@@ -19,7 +20,6 @@ class InvalidUser(ValueError):
 
 
 def check_new_user(name: str, password: str) -> None:
-    """The rules for a new account, the same for every storage."""
     if not NAME_PATTERN.fullmatch(name):
         raise InvalidUser(
             "user names are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -35,33 +35,30 @@ class UserRecord:
     password_hash: str
 
 
-class UserStore:
-    def __init__(self, db: sqlite3.Connection, clock) -> None:
-        self._db = db
+class UserRows(Protocol):
+    async def insert(self, name: str, password_hash: str, created_at: float) -> int | None:
+        """The new user's id, or ``None`` if the name is taken."""
+        ...
+
+    async def by_name(self, name: str) -> UserRecord | None: ...
+    async def count(self) -> int: ...
+
+
+class Users:
+    def __init__(self, rows: UserRows, clock: Callable[[], float]) -> None:
+        self._rows = rows
         self._clock = clock
 
     async def add(self, name: str, password: str) -> UserRecord:
         check_new_user(name, password)
-        try:
-            cursor = self._db.execute(
-                "INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?)",
-                (name, hash_password(password), self._clock()),
-            )
-        except sqlite3.IntegrityError:
-            raise InvalidUser(f"a user called {name!r} already exists") from None
-        return self._by_id(int(cursor.lastrowid))  # type: ignore[arg-type]
+        hashed = hash_password(password)
+        user_id = await self._rows.insert(name, hashed, self._clock())
+        if user_id is None:
+            raise InvalidUser(f"a user called {name!r} already exists")
+        return UserRecord(user_id, name, hashed)
 
     async def by_name(self, name: str) -> UserRecord | None:
-        row = self._db.execute(
-            "SELECT id, name, password_hash FROM users WHERE name = ?", (name,)
-        ).fetchone()
-        return UserRecord(*row) if row else None
-
-    def _by_id(self, user_id: int) -> UserRecord:
-        row = self._db.execute(
-            "SELECT id, name, password_hash FROM users WHERE id = ?", (user_id,)
-        ).fetchone()
-        return UserRecord(*row)
+        return await self._rows.by_name(name)
 
     async def count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM users").fetchone()[0])
+        return await self._rows.count()

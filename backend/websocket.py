@@ -30,20 +30,35 @@ import uuid
 
 from aiohttp import WSMsgType, web
 
+from app.wire import frames
+from app.wire.client_frames import (
+    ID_PATTERN,
+    ChatText,
+    Ping,
+    ProtocolError,
+    dumps,
+    parse_client_frame,
+)
+from app.wire.close_codes import (
+    MALFORMED,
+    RATE_LIMITED,
+    SERVICE_RESTART,
+    TRY_AGAIN_LATER,
+    UNAUTHORIZED,
+    UNSUPPORTED_DATA,
+)
+from app.wire.limits import HISTORY_LIMIT, MAX_FRAME
+from app.wire.urls import SOCKET_URL
 from backend import auth
 from backend.agent import Agent, AgentContext, event_frame
 from backend.errors import json_error
 from backend.hub import Connection, Hub
 from backend.keys import HUB, SETTINGS, STORAGE
-from backend.protocol import ID_PATTERN, ChatText, Ping, ProtocolError, dumps, parse_client_frame
 from backend.ratelimit import TokenBucket, WindowCounter
 from backend.sessions import TOUCH_EVERY
 from backend.storage import StorageUnavailable
 
 log = logging.getLogger("pychat.ws")
-
-MAX_FRAME = 64 * 1024
-HISTORY_LIMIT = 100
 
 AGENT = web.AppKey("agent", Agent)
 ORIGINS = web.AppKey("ws_origins", frozenset)
@@ -91,7 +106,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
         await _serve(request, ws)
     except StorageUnavailable:
         log.warning("storage unavailable: socket closed with 1013")
-        await ws.close(code=1013, message=b"storage unavailable, try again later")
+        await ws.close(code=TRY_AGAIN_LATER, message=b"storage unavailable, try again later")
     return ws
 
 
@@ -101,7 +116,7 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse) -> None:
     storage = app[STORAGE]
     session = await storage.sessions.validate(auth.request_token(request))
     if session is None:
-        await ws.close(code=4401, message=b"not signed in")
+        await ws.close(code=UNAUTHORIZED, message=b"not signed in")
         return
     tab = request.query.get("tab", "")
     if not ID_PATTERN.fullmatch(tab):
@@ -121,21 +136,12 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse) -> None:
     hub = app[HUB]
     conn.owner = hub.new_owner()
     if not await hub.register(conn):
-        await ws.close(code=4429, message=b"too many connections for this session")
+        await ws.close(code=RATE_LIMITED, message=b"too many connections for this session")
         return
     try:
-        await conn.send(
-            dumps(
-                {
-                    "type": "welcome",
-                    "user": {"name": session.user_name},
-                    "expires_at": auth.iso(session.expires_at),
-                    "tab": tab,
-                }
-            )
-        )
+        await conn.send(dumps(frames.welcome(session.user_name, auth.iso(session.expires_at), tab)))
         recent = await storage.history.recent(session.user_id, HISTORY_LIMIT)
-        await conn.send(dumps({"type": "history", "messages": [m.wire() for m in recent]}))
+        await conn.send(dumps(frames.history([m.wire() for m in recent])))
         del recent, session  # nothing of the greeting stays alive with an idle socket
         await _receive(request, conn, Limits(settings))
     finally:
@@ -147,23 +153,23 @@ async def _receive(request: web.Request, conn: Connection, limits: Limits) -> No
         if conn.closing:
             break
         if message.type == WSMsgType.BINARY:
-            await conn.close(1003, "text frames only")
+            await conn.close(UNSUPPORTED_DATA, "text frames only")
             break
         if message.type != WSMsgType.TEXT:
             break
         if not limits.bucket.take():
             if limits.rate_strikes.add():
-                await conn.close(4429, "rate limited")
+                await conn.close(RATE_LIMITED, "rate limited")
                 break
-            await conn.send(_error("rate_limited", "Slow down: too many messages."))
+            await conn.send(dumps(frames.error("rate_limited", "Slow down: too many messages.")))
             continue
         try:
             frame = parse_client_frame(message.data)
         except ProtocolError as exc:
             if limits.invalid.add():
-                await conn.close(4400, "too many malformed messages")
+                await conn.close(MALFORMED, "too many malformed messages")
                 break
-            await conn.send(_error(exc.code, exc.message, exc.message_id))
+            await conn.send(dumps(frames.error(exc.code, exc.message, exc.message_id)))
             continue
         await _handle(request, conn, frame)
 
@@ -171,21 +177,21 @@ async def _receive(request: web.Request, conn: Connection, limits: Limits) -> No
 async def _handle(request: web.Request, conn: Connection, frame: ChatText | Ping) -> None:
     app = request.app
     if isinstance(frame, Ping):
-        await conn.send(dumps({"type": "pong", "id": frame.id}))
+        await conn.send(dumps(frames.pong(frame.id)))
         return
     now = app[SETTINGS].clock()
     storage = app[STORAGE]
     if now - conn.last_touch >= TOUCH_EVERY:  # a message is activity: slide the session
         session = await storage.sessions.validate_hash(conn.session_hash)
         if session is None:
-            await app[HUB].close_session(conn.session_hash, 4401, "session expired")
+            await app[HUB].close_session(conn.session_hash, UNAUTHORIZED, "session expired")
             return
         conn.last_touch, conn.expires_at = now, session.expires_at
         app[HUB].touch(conn.session_hash, session.idle_expires_at)
     # Not acknowledged unless stored: if this raises, the socket closes with 1013 and the
     # client resends the message after reconnecting.
     stored = await storage.history.add(conn.user_id, frame.id, "user", frame.text)
-    await conn.send(dumps({"type": "ack", "id": frame.id, "duplicate": stored is None}))
+    await conn.send(dumps(frames.ack(frame.id, duplicate=stored is None)))
     if stored is not None:
         task = asyncio.create_task(_answer(app, conn, conn.expires_at, frame.id))
         app[TASKS].add(task)
@@ -239,28 +245,13 @@ async def _answer(
             log.exception("agent run failed")
             target = hub.current(origin.session_hash, origin.tab)
             if target is not None:
-                await target.send(
-                    dumps(
-                        {
-                            "type": "RUN_ERROR",
-                            "message": "The assistant failed.",
-                            "code": "agent_error",
-                        }
-                    )
-                )
+                await target.send(dumps(frames.run_error("The assistant failed.", "agent_error")))
     if not lock.locked() and app[LOCKS].get(origin.user_id) is lock:
         del app[LOCKS][origin.user_id]
 
 
-def _error(code: str, message: str, message_id: str | None = None) -> str:
-    frame = {"type": "error", "code": code, "message": message}
-    if message_id is not None:
-        frame["id"] = message_id
-    return dumps(frame)
-
-
 async def _shutdown(app: web.Application) -> None:
-    await app[HUB].close_all(1012, "server restart")
+    await app[HUB].close_all(SERVICE_RESTART, "server restart")
     for task in list(app[TASKS]):
         task.cancel()
     for task in list(app[TASKS]):
@@ -278,4 +269,4 @@ def setup(app: web.Application, settings, agent: Agent) -> None:
     app[ADMISSION] = TokenBucket(settings.ws_handshakes_per_second, ADMISSION_BURST, time.monotonic)
     app.cleanup_ctx.append(app[HUB].run_sweeper)
     app.on_shutdown.append(_shutdown)
-    app.router.add_get("/api/ws", chat_socket)
+    app.router.add_get("/" + SOCKET_URL, chat_socket)

@@ -113,7 +113,9 @@ def serve(db: Path) -> str:
     async def start() -> None:
         sock = socket.create_server(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        app = create_app(Settings(port=port, db_path=db, address_attempts=100_000))
+        app = create_app(
+            Settings(port=port, storage_url=f"sqlite:///{db}", address_attempts=100_000)
+        )
         app.router.add_get("/bench/floor/{tail:.+}", floor)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

@@ -37,9 +37,8 @@ sys.path.insert(0, str(ROOT))
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
 from backend.auth import COOKIE_NAME  # noqa: E402
-from backend.db import connect as connect_db  # noqa: E402
-from backend.sessions import SessionStore  # noqa: E402
-from backend.users import UserStore  # noqa: E402
+from backend.config import Settings  # noqa: E402
+from backend.storage_url import open_storage  # noqa: E402
 from tests.support import PASSWORD, PYTHON, ServerProcess  # noqa: E402
 
 PAD = "x" * 130  # makes a message frame about 200 bytes
@@ -213,11 +212,11 @@ async def measure(target: Target, sockets: int, seconds: float) -> dict[str, flo
 
 
 async def prepare_db(db: Path, sessions: int) -> list[str]:
-    connection = connect_db(db)
-    user = await UserStore(connection, time.time).add("bench", PASSWORD)
-    store = SessionStore(connection, time.time, idle_timeout=86400, absolute_timeout=86400)
-    tokens = [(await store.create(user.id, user.name))[0] for _ in range(sessions)]
-    connection.close()
+    url = f"sqlite:///{db}"
+    storage = open_storage(url, Settings(storage_url=url, idle_timeout=86400))
+    user = await storage.users.add("bench", PASSWORD)
+    tokens = [(await storage.sessions.create(user.id, user.name))[0] for _ in range(sessions)]
+    await storage.close()
     return tokens
 
 

@@ -225,6 +225,22 @@ def send(page: Page, text: str) -> None:
     page.press("#chat-input", "Enter")
 
 
+def caught_up(page: Page) -> None:
+    """Python has handled everything queued before now: it answers a later event (an empty
+    sign-in form is refused without a request).  Whatever an earlier event would have started
+    (a download, a socket) has started by then."""
+    page.click("#login-form button[type=submit]")
+    page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
+
+
+def chat_at_rest(page: Page) -> None:
+    """The chat holds no socket and no timer: nothing is left that could reconnect."""
+    page.wait_for_function(
+        "(() => { const s = JSON.parse(pychatStats());"
+        " return !s.has_socket && s.live_timers === 0 && s.live_proxies === 0; })()"
+    )
+
+
 def sockets(page: Page) -> list[dict]:
     return page.evaluate("window.__sockets")
 

@@ -7,7 +7,17 @@ import time
 
 import pytest
 
-from e2e.conftest import chat_open, make_pages, open_app, send, settled, sign_in, sockets
+from e2e.conftest import (
+    caught_up,
+    chat_at_rest,
+    chat_open,
+    make_pages,
+    open_app,
+    send,
+    settled,
+    sign_in,
+    sockets,
+)
 from tests.support import PASSWORD, ServerProcess, add_user
 
 CHAT_FILE = "/app/chat/"
@@ -21,7 +31,7 @@ def test_anonymous_visit_loads_no_chat_and_opens_no_socket(pages):
     page, watch = pages.new()
     open_app(page)
     settled(page, "anonymous")
-    page.wait_for_timeout(500)
+    caught_up(page)
     assert sockets(page) == [] and chat_requests(watch) == []
     assert page.locator("#chat-panel").count() == 0
 
@@ -120,7 +130,7 @@ def test_sign_out_closes_the_socket_and_nothing_reconnects(pages):
     settled(page, "anonymous")
     page.wait_for_function("window.__sockets[0].closeCode !== null")
     assert page.locator("#chat-panel").count() == 0
-    page.wait_for_timeout(2500)
+    chat_at_rest(page)
     assert len(sockets(page)) == 1
     stats = page.evaluate("JSON.parse(pychatStats())")
     assert stats == {"sockets_created": 1, "live_proxies": 0, "live_timers": 0, "has_socket": False}
@@ -139,7 +149,7 @@ def test_server_side_revocation_signs_the_page_out_with_no_retry(pages, live_ser
     assert response.status == 204
     settled(page, "anonymous", timeout=2000)
     assert "session has ended" in page.locator("#login-notice").inner_text()
-    page.wait_for_timeout(2500)
+    chat_at_rest(page)
     made = sockets(page)
     assert len(made) == 1 and made[0]["closeCode"] == 4401
 
@@ -155,7 +165,7 @@ def test_signing_out_in_a_second_tab_closes_this_tabs_socket(pages):
     second.click("#logout")
     settled(first, "anonymous")
     first.wait_for_function("window.__sockets[0].closeCode !== null")
-    first.wait_for_timeout(2000)
+    chat_at_rest(first)
     assert len(sockets(first)) == 1
     assert first.locator("#chat-panel").count() == 0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e.conftest import chat_open, open_app, send, settled, sign_in
+from e2e.conftest import caught_up, chat_open, open_app, send, settled, sign_in
 
 RICH = (
     "- first item\n- second **bold** item\n\n```\nkeep   the  spaces\n```\n\n"
@@ -19,7 +19,7 @@ def test_anonymous_visits_request_no_wheel(pages):
     page, watch = pages.new()
     open_app(page)
     settled(page, "anonymous")
-    page.wait_for_timeout(500)
+    caught_up(page)
     assert wheel_requests(watch) == []
 
 

@@ -22,10 +22,6 @@ from app.auth.model import (
     ValidationSucceeded,
 )
 
-SESSION_URL = "api/auth/session"
-LOGIN_URL = "api/auth/login"
-LOGOUT_URL = "api/auth/logout"
-
 
 def session_user(data: object) -> User | None:
     """The user from a ``{user: {name}, expires_at}`` body, or ``None`` if it is not one."""

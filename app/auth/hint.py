@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 
 from app.auth.model import Hint
+from app.wire.limits import MAX_FIELD
 
 STORAGE_KEY = "pychat.auth.hint"
 VERSION = 1
-MAX_NAME = 256
+MAX_NAME = MAX_FIELD  # the longest user name the server accepts at sign-in
 
 
 def encode(hint: Hint) -> str:

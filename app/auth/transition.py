@@ -41,9 +41,9 @@ from app.auth.model import (
     ValidationSucceeded,
     WriteHint,
 )
+from app.wire.limits import MAX_FIELD
 
 Result = tuple[Snapshot, list[Effect]]
-MAX_FIELD = 256
 
 R, A, S, U, X = (
     Status.RESTORING,

@@ -1,25 +1,26 @@
-"""The imperative shell: turns browser callbacks into core events and performs core effects.
+"""The page's start-up shell: turns browser callbacks into auth events and performs effects.
 
-This is the only module that imports ``js`` and ``pyodide``.  It owns no decisions: the auth
-store decides what happens, :func:`app.ui.layout.view_for` decides what is shown, and this
-module moves values between them and the page (DOM, localStorage, fetch, timers).
+It owns no decisions: the auth store decides what happens, :func:`app.ui.layout.view_for`
+decides what is shown, and this module moves values between them and the page, through the
+adapters beside it (:mod:`.dom`, :mod:`.http`, :mod:`.storage`, :mod:`.timers`,
+:mod:`.loader`).
 
 Start-up is one synchronous localStorage read followed by one ``Restore`` event; the page is
 marked ready (``<body data-ready="true">``) when that first render has happened.  The sign-in
 form was usable before Python ran (static/boot.js): the first render keeps what was typed and
 where the cursor is, and a submit pressed early is carried out once, here.
 
-The server is reached through :func:`request` and the chat transport's socket, or, in preview
-mode (``?preview=1``, see :mod:`app.ui.preview_loader`), through the simulated server that
-:mod:`app.preview` loads instead; nothing else here knows which.
+The server is reached through :func:`app.browser.http.request` and the chat's socket, or, in
+preview mode (``?preview=1``, see :mod:`app.ui.preview_loader`), through the simulated server
+that :mod:`app.browser.preview_toolbar` passes instead; nothing else here knows which.
+
+The chat is loaded after sign-in (:data:`app.ui.chat_loader.CHAT_FILES`); its entry,
+:mod:`app.browser.chat`, owns the socket registry.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-import json
-import os
 import random
 import sys
 import time
@@ -27,7 +28,6 @@ from collections.abc import Callable
 from typing import Any
 
 import js
-from pyodide.ffi import create_proxy, to_js
 
 from app.auth import api, hint
 from app.auth.model import (
@@ -51,11 +51,17 @@ from app.auth.model import (
     WriteHint,
 )
 from app.auth.store import AuthStore
+from app.browser.dom import by_id as _el
+from app.browser.http import request
+from app.browser.loader import load_modules
+from app.browser.proxies import Listeners
+from app.browser.storage import KeyValue
+from app.browser.timers import Timers
 from app.net.backoff import Backoff
 from app.ui import chat_loader, preview_loader
-from app.ui.layout import Screen, View, view_for
+from app.ui.layout import Screen, View, countdown, view_for
+from app.wire.urls import LOGIN_URL, LOGOUT_URL, SESSION_URL
 
-REQUEST_TIMEOUT_S = 8.0
 SCREENS = {
     Screen.SKELETON: "skeleton-view",
     Screen.SIGN_IN: "signin-view",
@@ -64,45 +70,8 @@ SCREENS = {
 }
 
 
-def _el(element_id: str) -> Any:
-    return js.document.getElementById(element_id)
-
-
-def present(value: Any) -> bool:
-    """DOM look-ups answer JS ``null`` (Pyodide's ``JsNull``), which is not ``None``."""
-    return value is not None and type(value).__name__ != "JsNull"
-
-
 def _log(line: str) -> None:
     js.console.info(line)
-
-
-async def request(method: str, url: str, body: dict | None = None) -> tuple[int | None, Any, Any]:
-    """One same-origin fetch.  Returns ``(status, json_or_None, headers)``; status ``None``
-    means no answer at all (offline, DNS, reset, timeout)."""
-    options: dict[str, Any] = {
-        "method": method,
-        "credentials": "same-origin",
-        "cache": "no-store",
-        "headers": {"Accept": "application/json"},
-        "signal": js.AbortSignal.timeout(int(REQUEST_TIMEOUT_S * 1000)),
-    }
-    if body is not None:
-        options["headers"]["Content-Type"] = "application/json"
-        options["body"] = json.dumps(body)
-    if method == "POST" and body is None:
-        options["keepalive"] = True  # logout must reach the server even if the page closes
-    try:
-        response = await js.fetch(url, to_js(options, dict_converter=js.Object.fromEntries))
-    except Exception:  # a rejected fetch: there was no HTTP answer
-        return None, None, None
-    data = None
-    try:
-        text = await response.text()
-        data = json.loads(text) if text else None
-    except Exception:  # a body that is not JSON is treated as no body
-        data = None
-    return int(response.status), data, response.headers
 
 
 Http = Callable[..., Any]  # request()'s signature: (method, url, body=None) -> awaitable reply
@@ -125,13 +94,13 @@ class Shell:
         self.timer_scale = timer_scale
         self.rng = random.Random()
         self.backoff = Backoff()
+        self.storage = KeyValue("localStorage")
         self.store = AuthStore(run_effect=self.run_effect, log=_log)
-        self.retry_handle: asyncio.TimerHandle | None = None
+        self.timers = Timers(counted=False)  # the validation retry and its countdown
         self.retry_at: float | None = None
-        self.countdown_handle: asyncio.TimerHandle | None = None
         self.last_screen: Screen | None = None
         self.tasks: set[asyncio.Task] = set()
-        self.proxies: list[Any] = []
+        self.listeners = Listeners(counted=False)  # kept for the life of the page
         # The lazily loaded chat: module once fetched, the mounted panel, and a generation
         # that sign-out bumps so a load finishing late never mounts for a signed-out user.
         self.chat_module: Any = None
@@ -169,56 +138,8 @@ class Shell:
             self._submit_sign_in()
 
     def _restore(self) -> None:
-        raw = js.localStorage.getItem(self.hint_key)  # the one synchronous storage read
-        self.dispatch(
-            Restore(
-                hint=hint.decode(raw if isinstance(raw, str) else None, now=time.time()),
-                now=time.time(),
-            )
-        )
-
-    def restart(self) -> None:
-        """Start over as a reload would, without reloading: drop every request in flight, the
-        chat and the retry timer, then restore from storage into a fresh store."""
-        for task in list(self.tasks):
-            task.cancel()
-        self._cancel_retry()
-        self.tear_down_chat()
-        self.store = AuthStore(run_effect=self.run_effect, log=_log)
-        self.store.subscribe(self.render)
-        self.last_screen = None
-        self._restore()
-
-    def _listen(self, target: Any, name: str, handler: Callable[[Any], None]) -> None:
-        proxy = create_proxy(handler)
-        self.proxies.append(proxy)  # page-lifetime listeners: kept for the life of the page
-        target.addEventListener(name, proxy)
-
-    def dispatch(self, event: Event) -> None:
-        self.store.dispatch(event)
-
-    def spawn(self, coroutine: Any) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    # ------------------------------------------------------------------ browser events
-
-    def on_storage(self, event: Any) -> None:
-        key = event.key
-        if isinstance(key, str) and key != self.hint_key:
-            return  # another key changed (a null key means storage was cleared: re-read)
-        raw = js.localStorage.getItem(self.hint_key)
-        self.dispatch(
-            HintChanged(
-                hint=hint.decode(raw if isinstance(raw, str) else None, time.time()),
-                now=time.time(),
-            )
-        )
-
-    def on_online(self) -> None:
-        if self.store.snapshot.status is Status.UNREACHABLE:
-            self.dispatch(RetryNow())
+        raw = self.storage.read(self.hint_key)  # the one synchronous storage read
+        self.dispatch(Restore(hint=hint.decode(raw, now=time.time()), now=time.time()))
 
     def on_submit(self, event: Any) -> None:
         event.preventDefault()
@@ -228,86 +149,6 @@ class Shell:
         username = str(_el("username").value)
         password = str(_el("password").value)
         self.dispatch(SignInRequested(username=username.strip(), password=password))
-
-    # ------------------------------------------------------------------ effects
-
-    def run_effect(self, effect: Effect) -> None:
-        match effect:
-            case ValidateSession(generation=generation):
-                self.spawn(self._validate(generation))
-            case PostLogin(username=username, password=password, generation=generation):
-                self.spawn(self._login(username, password, generation))
-            case PostLogout():
-                self.spawn(self.http("POST", api.LOGOUT_URL))
-            case WriteHint(hint=value):
-                js.localStorage.setItem(self.hint_key, hint.encode(value))
-            case ClearHint():
-                js.localStorage.removeItem(self.hint_key)
-            case ScheduleRetry(attempt=attempt):
-                self._schedule_retry(self.backoff.delay(attempt, self.rng))
-            case CancelRetry():
-                self._cancel_retry()
-            case TearDown():
-                self.tear_down_chat()
-                _el("password").value = ""
-
-    async def _validate(self, generation: int) -> None:
-        status, data, _headers = await self.http("GET", api.SESSION_URL)
-        self.dispatch(api.validation_event(status, data, generation))
-
-    async def _login(self, username: str, password: str, generation: int) -> None:
-        status, data, headers = await self.http(
-            "POST", api.LOGIN_URL, {"username": username, "password": password}
-        )
-        retry_after = headers.get("Retry-After") if headers is not None else None
-        self.dispatch(api.login_event(status, data, generation, retry_after))
-
-    def _schedule_retry(self, delay: float) -> None:
-        self._cancel_retry()
-        loop = asyncio.get_event_loop()
-        self.retry_at = time.monotonic() + delay
-        self.retry_handle = loop.call_later(delay, self._retry_due)
-        self._tick_countdown()
-
-    def _retry_due(self) -> None:
-        self.retry_handle = None
-        self.dispatch(RetryNow())
-
-    def _cancel_retry(self) -> None:
-        for handle in (self.retry_handle, self.countdown_handle):
-            if handle is not None:
-                handle.cancel()
-        self.retry_handle = self.countdown_handle = None
-        self.retry_at = None
-        _el("retry-countdown").textContent = ""
-
-    def _tick_countdown(self) -> None:
-        if self.retry_at is None:
-            return
-        left = max(0, round(self.retry_at - time.monotonic()))
-        _el("retry-countdown").textContent = f"Retrying in {left} s…" if left else "Retrying…"
-        self.countdown_handle = asyncio.get_event_loop().call_later(1.0, self._tick_countdown)
-
-    # ------------------------------------------------------------------ rendering
-
-    def render(self, snapshot: Snapshot) -> None:
-        view = view_for(snapshot)
-        body = js.document.body
-        for screen, element_id in SCREENS.items():
-            _el(element_id).hidden = screen is not view.screen
-        _el("account").hidden = view.user_name is None
-        _el("user-name").textContent = view.user_name or ""
-        _el("welcome-name").textContent = view.user_name or ""
-        self._render_sign_in(view)
-        if view.screen is Screen.UNREACHABLE:
-            _el("unreachable-message").textContent = view.notice or ""
-            _el("retry-now").disabled = snapshot.validating
-        if view.mount_chat and snapshot.user is not None:
-            self.ensure_chat(snapshot.user.name)
-        if view.screen is not self.last_screen:
-            self._move_focus(view)
-        self.last_screen = view.screen
-        body.dataset.auth = view.auth  # last, so observers see a fully rendered screen
 
     def _render_sign_in(self, view: View) -> None:
         form = _el("login-form")
@@ -330,6 +171,113 @@ class Shell:
             _el("main").focus()
         elif view.screen is Screen.UNREACHABLE:
             _el("retry-now").focus()
+
+    def restart(self) -> None:
+        """Start over as a reload would, without reloading: drop every request in flight, the
+        chat and the retry timer, then restore from storage into a fresh store."""
+        for task in list(self.tasks):
+            task.cancel()
+        self._cancel_retry()
+        self.tear_down_chat()
+        self.store = AuthStore(run_effect=self.run_effect, log=_log)
+        self.store.subscribe(self.render)
+        self.last_screen = None
+        self._restore()
+
+    def _listen(self, target: Any, name: str, handler: Callable[[Any], None]) -> None:
+        self.listeners.add(target, name, handler)
+
+    def dispatch(self, event: Event) -> None:
+        self.store.dispatch(event)
+
+    def spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # ------------------------------------------------------------------ browser events
+
+    def on_storage(self, event: Any) -> None:
+        key = event.key
+        if isinstance(key, str) and key != self.hint_key:
+            return  # another key changed (a null key means storage was cleared: re-read)
+        raw = self.storage.read(self.hint_key)
+        self.dispatch(HintChanged(hint=hint.decode(raw, time.time()), now=time.time()))
+
+    def on_online(self) -> None:
+        if self.store.snapshot.status is Status.UNREACHABLE:
+            self.dispatch(RetryNow())
+
+    # ------------------------------------------------------------------ effects
+
+    def run_effect(self, effect: Effect) -> None:
+        match effect:
+            case ValidateSession(generation=generation):
+                self.spawn(self._validate(generation))
+            case PostLogin(username=username, password=password, generation=generation):
+                self.spawn(self._login(username, password, generation))
+            case PostLogout():
+                self.spawn(self.http("POST", LOGOUT_URL))
+            case WriteHint(hint=value):
+                self.storage.write(self.hint_key, hint.encode(value))
+            case ClearHint():
+                self.storage.remove(self.hint_key)
+            case ScheduleRetry(attempt=attempt):
+                self._schedule_retry(self.backoff.delay(attempt, self.rng))
+            case CancelRetry():
+                self._cancel_retry()
+            case TearDown():
+                self.tear_down_chat()
+                _el("password").value = ""
+
+    async def _validate(self, generation: int) -> None:
+        status, data, _headers = await self.http("GET", SESSION_URL)
+        self.dispatch(api.validation_event(status, data, generation))
+
+    async def _login(self, username: str, password: str, generation: int) -> None:
+        status, data, headers = await self.http(
+            "POST", LOGIN_URL, {"username": username, "password": password}
+        )
+        retry_after = headers.get("Retry-After") if headers is not None else None
+        self.dispatch(api.login_event(status, data, generation, retry_after))
+
+    def _schedule_retry(self, delay: float) -> None:
+        self._cancel_retry()
+        self.retry_at = time.monotonic() + delay
+        self.timers.start("retry", delay, lambda: self.dispatch(RetryNow()))
+        self._tick_countdown()
+
+    def _cancel_retry(self) -> None:
+        self.timers.cancel_all()
+        self.retry_at = None
+        _el("retry-countdown").textContent = ""
+
+    def _tick_countdown(self) -> None:
+        if self.retry_at is None:
+            return
+        _el("retry-countdown").textContent = countdown(self.retry_at - time.monotonic())
+        self.timers.start("countdown", 1.0, self._tick_countdown)
+
+    # ------------------------------------------------------------------ rendering
+
+    def render(self, snapshot: Snapshot) -> None:
+        view = view_for(snapshot)
+        body = js.document.body
+        for screen, element_id in SCREENS.items():
+            _el(element_id).hidden = screen is not view.screen
+        _el("account").hidden = view.user_name is None
+        _el("user-name").textContent = view.user_name or ""
+        _el("welcome-name").textContent = view.user_name or ""
+        self._render_sign_in(view)
+        if view.screen is Screen.UNREACHABLE:
+            _el("unreachable-message").textContent = view.notice or ""
+            _el("retry-now").disabled = snapshot.validating
+        if view.mount_chat and snapshot.user is not None:
+            self.ensure_chat(snapshot.user.name)
+        if view.screen is not self.last_screen:
+            self._move_focus(view)
+        self.last_screen = view.screen
+        body.dataset.auth = view.auth  # last, so observers see a fully rendered screen
 
     # ------------------------------------------------------------------ the lazy chat
 
@@ -356,7 +304,12 @@ class Shell:
             return
         _el("chat-loading").textContent = ""
         self.panel = self.chat_module.mount(
-            js.document.body, self.registry(), user, on_close=self.close_chat
+            js.document.body,
+            user,
+            on_close=self.close_chat,
+            on_session_ended=lambda: self.dispatch(SessionEnded()),
+            link=self.link,
+            timer_scale=self.timer_scale,
         )
         _el("chat-open").hidden = True
 
@@ -384,69 +337,10 @@ class Shell:
         self.panel_closed = False
         _el("chat-open").hidden = True
         _el("chat-loading").textContent = ""
-        registry = getattr(js.window, "pychatRegistry", None)
-        if registry is not None:
-            registry.close_all()
-
-    def registry(self) -> Any:
-        """The page's one ConnectionRegistry, kept on a JS global so that running this Python
-        again (a second shell) finds it instead of opening a second socket."""
-        existing = getattr(js.window, "pychatRegistry", None)
-        if existing is not None:
-            return existing
-        from app.chat.transport import ChatConnection, Stats
-        from app.net.registry import ConnectionRegistry
-
-        loop = asyncio.get_event_loop()
-        registry = ConnectionRegistry(
-            lambda user: ChatConnection(
-                user,
-                lambda: self.dispatch(SessionEnded()),
-                link=self.link,
-                timer_scale=self.timer_scale,
-            ),
-            schedule=lambda delay, callback: loop.call_later(delay, callback),
-        )
-        js.window.pychatRegistry = create_proxy(registry)
-        js.window.pychatStats = create_proxy(
-            lambda: json.dumps(
-                {
-                    "sockets_created": Stats.sockets_created,
-                    "live_proxies": Stats.live_proxies,
-                    "live_timers": Stats.live_timers,
-                    "has_socket": registry.socket is not None,
-                }
-            )
-        )
-        return registry
-
-
-async def _fetch_text(path: str) -> str:
-    response = await js.fetch(path)
-    if not response.ok:
-        raise OSError(f"{path}: HTTP {response.status}")
-    return str(await response.text())
-
-
-async def load_modules(files: tuple[str, ...], entry: str) -> Any:
-    """Fetch ``files`` in parallel (each fetch and read one task), write them where imports
-    look, import ``entry``."""
-    texts = await asyncio.gather(*(_fetch_text(path) for path in files))
-    for path, text in zip(files, texts, strict=True):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(text)
-    _forget_listings_under(os.getcwd())  # the files were written after imports looked
-    return importlib.import_module(entry)
-
-
-def _forget_listings_under(root: str) -> None:
-    """What ``importlib.invalidate_caches()`` does, for our own folders only.  Under Pyodide's
-    Python 3.14 that function also imports ``importlib.metadata`` and ``email`` on its first
-    call (measured: 109 ms right after a snapshot start, most of a chat start's import time)."""
-    for path, finder in list(sys.path_importer_cache.items()):
-        if finder is not None and (path in ("", ".") or path.startswith(root)):
-            finder.invalidate_caches()
+        # The entry owns the page's one registry, whichever shell loaded it.
+        chat = self.chat_module or sys.modules.get(chat_loader.ENTRY)
+        if chat is not None:
+            chat.close_all()
 
 
 def start() -> Shell:

@@ -1,4 +1,4 @@
-"""The chat panel and its connection: downloaded and imported only after sign-in is confirmed.
-
-Nothing here is in pyscript.toml's start-up list; see :data:`app.ui.chat_loader.CHAT_FILES`.
+"""The chat's pure half: the session core, the conversation, frame parsing and the words the
+panel shows.  Downloaded only after sign-in is confirmed (:data:`app.ui.chat_loader.CHAT_FILES`);
+the panel and the socket adapter are in :mod:`app.browser`.
 """

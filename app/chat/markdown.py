@@ -15,7 +15,7 @@ parsed as HTML.  Rules that make it as safe as plain text:
 
     >>> [p] = render("**hi** <b>there</b>")
     >>> p.children
-    (Element(tag='strong', attrs=(), children=('hi',)), ' ', '<b>there</b>')
+    (Element(tag='strong', attrs=(), children=('hi',)), ' <b>there</b>')
 
 The parser is imported on first use: under Pyodide it is installed by micropip after sign-in.
 """

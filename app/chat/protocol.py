@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-MAX_TEXT = 8000  # characters, as the server enforces
+from app.wire import frames
+from app.wire.limits import MAX_TEXT
+
+__all__ = ["MAX_TEXT", "message_frame", "parse", "ping_frame"]
 
 
 @dataclass(frozen=True)
@@ -145,8 +148,8 @@ def parse(raw: str) -> ServerFrame:
 
 
 def message_frame(message_id: str, text: str) -> str:
-    return json.dumps({"type": "message", "id": message_id, "text": text})
+    return json.dumps(frames.message(message_id, text))
 
 
 def ping_frame(ping_id: int) -> str:
-    return json.dumps({"type": "ping", "id": ping_id})
+    return json.dumps(frames.ping(ping_id))

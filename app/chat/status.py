@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from app.net.close_codes import FORBIDDEN, REPLACED, TOO_BIG
 from app.net.connection import Conn, ConnState, ui_state
+from app.wire.close_codes import FORBIDDEN, REPLACED, TOO_BIG
 
 
 @dataclass(frozen=True)

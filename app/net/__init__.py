@@ -1,1 +1,2 @@
-"""Network policy that is pure Python: backoff and (later) close codes and the socket machine."""
+"""Network policy in pure Python: backoff, the close policy, the socket's state machine, the
+registry of leases on it, and the server interface (:mod:`.link`) the page talks through."""

@@ -7,7 +7,7 @@ the outbox, check the session, sign out).  Randomness comes in as ``rng`` and ti
 
     >>> import random
     >>> conn, effects = transition(Conn(), Start(now=0.0), random.Random(1))
-    >>> conn.state, effects[0]
+    >>> conn.state, effects[1]
     (<ConnState.CONNECTING: 'connecting'>, OpenSocket(generation=1))
 
 Every socket gets a new ``generation``; events that carry an older one are ignored, so a late
@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from app.net.backoff import Backoff, RandomSource
-from app.net.close_codes import ABNORMAL, HANDSHAKE_TIMEOUT, NORMAL, CloseAction, policy
+from app.net.close_policy import CloseAction, policy
+from app.wire.close_codes import ABNORMAL, HANDSHAKE_TIMEOUT, NO_ANSWER, NORMAL
 
 HANDSHAKE_TIMEOUT_S = 10.0  # socket open + server welcome
 STABLE_AFTER_S = 5.0  # the backoff counter resets only after this long connected
@@ -267,7 +268,7 @@ def _lost(conn: Conn, code: int | None, now: float, rng: RandomSource) -> Result
 
 def _dead(conn: Conn, now: float, rng: RandomSource) -> Result:
     nxt, effects = _lost(conn, ABNORMAL, now, rng)
-    return nxt, [CloseSocket(conn.generation, 4000, "no answer from the server"), *effects]
+    return nxt, [CloseSocket(conn.generation, NO_ANSWER, "no answer from the server"), *effects]
 
 
 def transition(conn: Conn, event: ConnEvent, rng: RandomSource) -> Result:

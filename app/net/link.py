@@ -1,8 +1,8 @@
 """What the page needs from a server, as one small interface.
 
 Two implementations: the browser's own ``fetch`` and ``WebSocket`` talking to ``server.py``
-(:class:`app.chat.transport.BrowserLink`, with :func:`app.browser.shell.request`), and the
-simulated server of preview mode (:class:`app.preview.server.PreviewServer`).  The auth store,
+(:class:`app.browser.http.BrowserLink`), and the simulated server of preview mode
+(:class:`app.preview.server.PreviewServer`).  The auth store,
 the connection core and the panel only ever see this shape, so they cannot tell the two apart.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from typing import Any, Protocol
+
+from app.wire.close_codes import NORMAL
 
 # (status or None when nothing answered, decoded JSON body or None, headers with .get())
 Reply = tuple[int | None, Any, Any]
@@ -25,7 +27,7 @@ class SocketLike(Protocol):
 
     def send(self, data: str) -> None: ...
 
-    def close(self, code: int = 1000, reason: str = "") -> None: ...
+    def close(self, code: int = NORMAL, reason: str = "") -> None: ...
 
 
 class ServerLink(Protocol):

@@ -24,11 +24,13 @@ from enum import StrEnum
 from typing import Any
 
 from app.net.link import Reply
-from app.preview import guide
+from app.wire import frames, guide
+from app.wire.client_frames import Ping, ProtocolError, parse_client_frame
+from app.wire.close_codes import ABNORMAL, NORMAL, REPLACED, UNAUTHORIZED
+from app.wire.limits import ABSOLUTE_TIMEOUT, HISTORY_LIMIT, IDLE_TIMEOUT
+from app.wire.urls import LOGIN_URL, LOGOUT_URL, SESSION_URL
 
-SESSION_SECONDS = 8 * 3600
-IDLE_SECONDS = 30 * 60
-HISTORY_LIMIT = 100
+SESSION_SECONDS = ABSOLUTE_TIMEOUT
 
 
 class Answer(StrEnum):
@@ -88,7 +90,7 @@ class SimulatedSocket:
         if self.readyState == self.OPEN:
             self._server._receive(self, data)
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
+    def close(self, code: int = NORMAL, reason: str = "") -> None:
         if self.readyState in (self.CLOSING, self.CLOSED):
             return
         self.readyState = self.CLOSING
@@ -164,23 +166,23 @@ class PreviewServer:
     async def request(self, method: str, url: str, body: dict | None = None) -> Reply:
         self.stats.requests += 1
         route = (method, url.split("?")[0].removeprefix("./"))
-        if route == ("POST", "api/auth/logout"):  # local-first: answered whatever the mood
+        if route == ("POST", LOGOUT_URL):  # local-first: answered whatever the mood
             await asyncio.sleep(self.behaviour.latency)
             self._sign_out()
             return 204, None, {}
         answer = {
-            ("GET", "api/auth/session"): self.behaviour.validation,
-            ("POST", "api/auth/login"): self.behaviour.login,
+            ("GET", SESSION_URL): self.behaviour.validation,
+            ("POST", LOGIN_URL): self.behaviour.login,
         }.get(route)
         if answer is None:
             return _error(404, "not_found", "No such endpoint.")
         if answer is Answer.HANG:
-            await self._hang()  # until reset(): then it was a network error
+            await self._hang()  # until reset(), which answers as a network error would
             return None, None, None
         await asyncio.sleep(self.behaviour.latency)
         if answer is Answer.DOWN:
             return None, None, None
-        if route[1] == "api/auth/session":
+        if route[1] == SESSION_URL:
             if answer is Answer.OK and self.user is not None:
                 return 200, self._session_body(), {}
             return _error(401, "not_signed_in", "Not signed in.")
@@ -221,7 +223,7 @@ class PreviewServer:
         self.stats.sockets_opened += 1
         mode = self.behaviour.sockets
         if mode is Sockets.REFUSE:
-            _later(self.behaviour.latency, socket._closed, 1006)
+            _later(self.behaviour.latency, socket._closed, ABNORMAL)
         elif mode is Sockets.OK:
             _later(self.behaviour.latency, self._accept, socket)
         return socket  # Sockets.HANG: it stays CONNECTING
@@ -231,21 +233,14 @@ class PreviewServer:
             return
         socket._open()
         if self.user is None:  # accept-then-close, as the real server reports auth failures
-            socket._closed(4401, "not signed in")
+            socket._closed(UNAUTHORIZED, "not signed in")
             return
         tab = _tab_of(socket.url)
         for other in [s for s in self._sockets if _tab_of(s.url) == tab]:
-            other._closed(4409, "replaced by a newer connection")
+            other._closed(REPLACED, "replaced by a newer connection")
         self._sockets.append(socket)
-        socket._deliver(
-            {
-                "type": "welcome",
-                "user": {"name": self.user},
-                "expires_at": _iso(self.expires_at),
-                "tab": tab,
-            }
-        )
-        socket._deliver({"type": "history", "messages": self.history[-HISTORY_LIMIT:]})
+        socket._deliver(frames.welcome(self.user, _iso(self.expires_at), tab))
+        socket._deliver(frames.history(self.history[-HISTORY_LIMIT:]))
 
     def _forget(self, socket: SimulatedSocket) -> None:
         if socket in self._sockets:
@@ -253,24 +248,18 @@ class PreviewServer:
 
     def _receive(self, socket: SimulatedSocket, raw: str) -> None:
         try:
-            frame = json.loads(raw)
-        except ValueError:
-            frame = None
-        if not isinstance(frame, dict):
-            socket._deliver({"type": "error", "code": "bad_json", "message": "Send JSON."})
+            frame = parse_client_frame(raw)
+        except ProtocolError as exc:
+            socket._deliver(frames.error(exc.code, exc.message, exc.message_id))
             return
-        if frame.get("type") == "ping":
-            socket._deliver({"type": "pong", "id": frame.get("id")})
+        if isinstance(frame, Ping):
+            socket._deliver(frames.pong(frame.id))
             return
-        message_id, text = frame.get("id"), frame.get("text")
-        if frame.get("type") != "message" or not isinstance(text, str) or not text.strip():
-            socket._deliver({"type": "error", "code": "bad_frame", "message": "Unknown frame."})
-            return
-        duplicate = any(m["id"] == message_id for m in self.history)
-        socket._deliver({"type": "ack", "id": message_id, "duplicate": duplicate})
+        duplicate = any(m["id"] == frame.id for m in self.history)
+        socket._deliver(frames.ack(frame.id, duplicate=duplicate))
         if not duplicate:
-            self._store(str(message_id), "user", text)
-            run = asyncio.ensure_future(self._answer(socket, text))
+            self._store(frame.id, "user", frame.text)
+            run = asyncio.ensure_future(self._answer(socket, frame.text))
             self._runs.add(run)
             run.add_done_callback(self._runs.discard)
 
@@ -283,7 +272,7 @@ class PreviewServer:
         """Stream the guide's reply to the asking tab's current socket, then store it."""
         tab = _tab_of(asked.url)
         facts = guide.Facts(
-            self.user or "", self.expires_at, IDLE_SECONDS, self.clock(), len(self._sockets)
+            self.user or "", self.expires_at, IDLE_TIMEOUT, self.clock(), len(self._sockets)
         )
         run_id, message_id = uuid.uuid4().hex, f"a-{uuid.uuid4().hex}"
         behaviour = self.behaviour
@@ -293,16 +282,16 @@ class PreviewServer:
                 if _tab_of(socket.url) == tab:
                     socket._deliver(frame)
 
-        send({"type": "RUN_STARTED", "threadId": "preview", "runId": run_id})
-        send({"type": "TEXT_MESSAGE_START", "messageId": message_id, "role": "assistant"})
+        send(frames.run_started("preview", run_id))
+        send(frames.text_start(message_id))
         answer = guide.reply(text, facts)
         for chunk in guide.chunks(answer, behaviour.words_per_chunk):
             await asyncio.sleep(behaviour.stream_delay)
             self.stats.content_frames += 1
-            send({"type": "TEXT_MESSAGE_CONTENT", "messageId": message_id, "delta": chunk})
-        send({"type": "TEXT_MESSAGE_END", "messageId": message_id})
+            send(frames.text_content(message_id, chunk))
+        send(frames.text_end(message_id))
         self._store(message_id, "assistant", answer)
-        send({"type": "RUN_FINISHED", "threadId": "preview", "runId": run_id})
+        send(frames.run_finished("preview", run_id))
 
     # ------------------------------------------------------------------ the toolbar's levers
 
@@ -325,7 +314,7 @@ class PreviewServer:
     def misbehave(self, **changes: Any) -> None:
         self.behaviour = replace(self.behaviour, **changes)
 
-    def drop_sockets(self, code: int = 1006, reason: str = "") -> int:
+    def drop_sockets(self, code: int = ABNORMAL, reason: str = "") -> int:
         """Close every open socket from the server's side (1006: the connection was lost)."""
         sockets = list(self._sockets)
         for socket in sockets:
@@ -341,11 +330,11 @@ class PreviewServer:
         frame (uncapped, unlike a greeting: the stress cases want hundreds on screen)."""
         self.history = list(messages)
         for socket in list(self._sockets):
-            socket._deliver({"type": "history", "messages": self.history})
+            socket._deliver(frames.history(self.history))
 
     def _sign_out(self) -> None:
         self.sign_in_as(None)
-        self.drop_sockets(4401, "signed out")
+        self.drop_sockets(UNAUTHORIZED, "signed out")
 
 
 def _tab_of(url: str) -> str:

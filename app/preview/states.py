@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from app.preview import content
 from app.preview.server import Answer, Behaviour, Sockets
+from app.wire.close_codes import ABNORMAL, FORBIDDEN
 
 PANEL = "#chat-panel"
 
@@ -52,7 +53,7 @@ class Misbehave:
 class DropSockets:
     """The server side loses every socket with ``code``."""
 
-    code: int = 1006
+    code: int = ABNORMAL
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ class ExpireSession:
 
 @dataclass(frozen=True)
 class FastForward:
-    """Run the chat's timers ``factor`` times faster (1: normal), to reach slow states now."""
+    """Run the chat's timers ``factor`` times faster (1: normal), running ones included: to
+    reach slow states now, or (below 1) to hold a passing state still for a look."""
 
     factor: float
 
@@ -84,6 +86,7 @@ Step = (
 )
 
 OPEN = Await(f'{PANEL}[data-connection="open"]')
+HOLD = 0.01  # timers 100 times slower: a countdown of seconds lasts minutes
 
 STRESS = {
     "long-message": content.long_message,
@@ -212,7 +215,13 @@ _ALL = [
         Start.REMEMBERED,
         "authenticated",
         "reconnecting",
-        steps=(OPEN, Misbehave(Sockets.REFUSE), DropSockets(1006)),
+        steps=(
+            OPEN,
+            Misbehave(Sockets.REFUSE),
+            FastForward(HOLD),  # the countdown stays on screen instead of the next attempt
+            DropSockets(ABNORMAL),
+            Await(f"{PANEL} #chat-retry:not([hidden])"),
+        ),
         description="The connection dropped; the next attempt counts down.",
     ),
     _state(
@@ -222,7 +231,7 @@ _ALL = [
         Start.REMEMBERED,
         "authenticated",
         "offline",
-        steps=(OPEN, GoOffline(), DropSockets(1006)),  # the network went: so did the socket
+        steps=(OPEN, GoOffline(), DropSockets(ABNORMAL)),  # the network went: so did the socket
         description="The browser is offline; messages wait in the outbox.",
     ),
     _state(
@@ -236,9 +245,12 @@ _ALL = [
             OPEN,
             Misbehave(Sockets.REFUSE),
             FastForward(50.0),
-            DropSockets(1006),
+            DropSockets(ABNORMAL),
             Await(f'{PANEL}[data-degraded="true"]'),
-            FastForward(1.0),
+            FastForward(HOLD),
+            # Between two attempts (the retry button shows), not inside one: the indicator
+            # only says "hard to reach" while it counts down.
+            Await(f"{PANEL} #chat-retry:not([hidden])"),
         ),
         degraded=True,
         description="Five attempts in a row failed: the server is hard to reach.",
@@ -250,7 +262,7 @@ _ALL = [
         Start.REMEMBERED,
         "authenticated",
         "failed",
-        steps=(OPEN, DropSockets(4403)),
+        steps=(OPEN, DropSockets(FORBIDDEN)),
         description="The server refused the connection; only a retry by hand reconnects.",
     ),
 ]

@@ -8,7 +8,9 @@ import caches and imports :data:`ENTRY`.
 from __future__ import annotations
 
 CHAT_FILES: tuple[str, ...] = (
-    "app/net/close_codes.py",
+    "app/wire/close_codes.py",
+    "app/wire/frames.py",
+    "app/net/close_policy.py",
     "app/net/link.py",
     "app/net/connection.py",
     "app/net/registry.py",
@@ -17,8 +19,11 @@ CHAT_FILES: tuple[str, ...] = (
     "app/chat/conversation.py",
     "app/chat/status.py",
     "app/chat/markdown.py",
-    "app/chat/markdown_loader.py",
-    "app/chat/transport.py",
-    "app/chat/panel.py",
+    "app/chat/session.py",
+    "app/chat/view.py",
+    "app/browser/markdown_install.py",
+    "app/browser/chat_connection.py",
+    "app/browser/chat_panel.py",
+    "app/browser/chat.py",
 )
-ENTRY = "app.chat.panel"
+ENTRY = "app.browser.chat"

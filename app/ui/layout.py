@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.auth.model import Reason, Snapshot, Status
+from app.wire.limits import MAX_FIELD
 
 
 class Screen(StrEnum):
@@ -38,7 +39,7 @@ class View:
 
 _ERRORS = {
     Reason.INVALID_CREDENTIALS: "Wrong user name or password.",
-    Reason.BAD_INPUT: "Enter a user name and a password (at most 256 characters each).",
+    Reason.BAD_INPUT: (f"Enter a user name and a password (at most {MAX_FIELD} characters each)."),
     Reason.SERVER_UNREACHABLE: "Can't reach the server. Check your connection and try again.",
     Reason.SERVER_ERROR: "The server had a problem. Try again in a moment.",
     Reason.UNAVAILABLE: "The service is briefly unavailable. Try again in a few seconds.",
@@ -83,3 +84,13 @@ def view_for(snapshot: Snapshot) -> View:
         error=error,
         notice=_NOTICES.get(snapshot.reason),
     )
+
+
+def countdown(seconds_left: float) -> str:
+    """The unreachable view's retry line, refreshed once a second.
+
+    >>> countdown(4.4), countdown(0.2)
+    ('Retrying in 4 s…', 'Retrying…')
+    """
+    left = max(0, round(seconds_left))
+    return f"Retrying in {left} s…" if left else "Retrying…"

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 PREVIEW_FILES: tuple[str, ...] = (
     "app/preview/__init__.py",
-    "app/preview/guide.py",
+    "app/wire/guide.py",
+    "app/wire/client_frames.py",
+    "app/wire/frames.py",
+    "app/wire/close_codes.py",
     "app/preview/server.py",
     "app/preview/content.py",
     "app/preview/states.py",
-    "app/preview/toolbar.py",
+    "app/browser/preview_toolbar.py",
     "app/net/link.py",
 )
-ENTRY = "app.preview.toolbar"
+ENTRY = "app.browser.preview_toolbar"
 
 
 def requested(search: str, default: bool) -> bool:

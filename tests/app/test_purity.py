@@ -1,49 +1,40 @@
-"""The cores never import the browser: only the shell modules touch js, pyodide or pyscript."""
+"""Only app/browser/ touches the browser: no other module reaches js, pyodide or pyscript,
+directly or through any module it imports (at the top or inside a function)."""
 
 from __future__ import annotations
 
 import ast
 import tomllib
-from pathlib import Path
 
 import pytest
 
 from app.ui.chat_loader import CHAT_FILES
 from app.ui.preview_loader import PREVIEW_FILES
+from tests.imports import ROOT, import_graph, module_file, reachable
 
-ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
-BROWSER_MODULES = {"js", "pyodide", "pyscript"}
-# The imperative shell: the start-up half and the lazily loaded chat half.
-SHELL = {
-    "app/main.py",
-    "app/browser/shell.py",
-    "app/chat/transport.py",
-    "app/chat/panel.py",
-    "app/chat/markdown_loader.py",
-    "app/preview/toolbar.py",
-}
+BROWSER_MODULES = {"js", "pyodide", "pyscript", "pyodide_js", "micropip"}
 ALL_FILES = sorted(str(p.relative_to(ROOT)) for p in APP.rglob("*.py"))
-CORE_FILES = [f for f in ALL_FILES if f not in SHELL]
+ADAPTERS = {f for f in ALL_FILES if f.startswith("app/browser/")} | {"app/main.py"}
+CORE_FILES = [f for f in ALL_FILES if f not in ADAPTERS]
+GRAPH = import_graph(["app"])
 
 
-def imported_roots(path: Path) -> set[str]:
-    roots = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            roots |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            roots.add(node.module.split(".")[0])
-    return roots
-
-
-def test_there_are_core_modules():
-    assert len(CORE_FILES) >= 15
+def test_there_are_core_modules_and_adapters():
+    assert len(CORE_FILES) >= 30 and len(ADAPTERS) >= 10
 
 
 @pytest.mark.parametrize("path", CORE_FILES)
-def test_core_module_is_pure(path):
-    assert not imported_roots(ROOT / path) & BROWSER_MODULES
+def test_core_module_never_reaches_the_browser(path):
+    """Transitively: a core module importing an adapter would drag ``js`` in with it."""
+    reached = reachable(GRAPH, path)
+    assert not reached & BROWSER_MODULES, sorted(reached & BROWSER_MODULES)
+    assert not {m for m in reached if module_file(m) in ADAPTERS}
+
+
+def test_the_check_would_see_an_indirect_import():
+    graph = {"app/ui/layout.py": {"app.auth.model"}, "app/auth/model.py": {"js"}}
+    assert "js" in reachable(graph, "app/ui/layout.py")
 
 
 def test_start_up_file_list_is_everything_but_the_chat_and_the_preview():
@@ -56,6 +47,24 @@ def test_start_up_file_list_is_everything_but_the_chat_and_the_preview():
     assert "packages" not in config
 
 
+@pytest.mark.parametrize(
+    ("entry", "files"),
+    [
+        ("app/browser/shell.py", ()),
+        ("app/main.py", ()),
+        ("app/browser/chat.py", CHAT_FILES),
+        ("app/browser/preview_toolbar.py", PREVIEW_FILES),
+    ],
+)
+def test_what_a_module_imports_on_load_has_been_written_to_the_page(entry, files):
+    """A start-up module may import at load time only start-up files; the chat's and the
+    preview's entries only those plus their own lists (a miss fails only in the page)."""
+    start_up = set(tomllib.loads((ROOT / "pyscript.toml").read_text())["files"])
+    eager = import_graph(["app"], eager=True)
+    needed = {module_file(m) for m in reachable(eager, entry) if module_file(m)}
+    assert needed <= start_up | set(files), sorted(needed - start_up - set(files))
+
+
 def test_chat_files_exist_and_cover_the_chat_package():
     assert all((ROOT / f).is_file() for f in CHAT_FILES)
     assert {f for f in ALL_FILES if f.startswith("app/chat/")} <= set(CHAT_FILES)
@@ -66,13 +75,13 @@ def test_preview_files_exist_and_cover_the_preview_package():
     assert {f for f in ALL_FILES if f.startswith("app/preview/")} <= set(PREVIEW_FILES)
 
 
-def test_only_the_transport_constructs_a_websocket():
+def test_only_the_http_adapter_constructs_a_websocket():
     users = [f for f in ALL_FILES if "WebSocket.new" in (ROOT / f).read_text()]
-    assert users == ["app/chat/transport.py"]
+    assert users == ["app/browser/http.py"]
 
 
 def test_micropip_is_loaded_by_the_exact_pinned_wheel():
-    source = (ROOT / "app/chat/markdown_loader.py").read_text()
+    source = (ROOT / "app/browser/markdown_install.py").read_text()
     constants = {
         node.targets[0].id: node.value.value
         for node in ast.parse(source).body

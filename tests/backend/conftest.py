@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -9,8 +10,7 @@ from aiohttp.test_utils import TestServer, unused_port
 
 from backend.app import create_app
 from backend.config import ROOT, Settings
-from backend.db import connect
-from backend.users import UserStore
+from backend.keys import STORAGE
 from tests.support import PASSWORD, RedisProcess
 
 
@@ -31,7 +31,7 @@ class Running:
     origin: str
     clock: FakeClock
     http: aiohttp.ClientSession
-    db: object
+    db: sqlite3.Connection  # a second connection to the server's database, for looking
     settings: Settings
     server: TestServer = field(repr=False)
 
@@ -58,18 +58,20 @@ def settings_overrides() -> dict:
 @pytest.fixture
 async def server(tmp_path, clock, settings_overrides):
     """The real app on a real loopback socket, with a fake clock and a temporary database."""
-    db = connect(tmp_path / "test.db")
-    await UserStore(db, clock).add("ada", PASSWORD)
     port = unused_port()
+    path = tmp_path / "test.db"
     settings = Settings(
-        root=ROOT, port=port, db_path=tmp_path / "test.db", clock=clock, **settings_overrides
+        root=ROOT, port=port, storage_url=f"sqlite:///{path}", clock=clock, **settings_overrides
     )
-    test_server = TestServer(create_app(settings, db=db), host="127.0.0.1", port=port)
+    test_server = TestServer(create_app(settings), host="127.0.0.1", port=port)
     await test_server.start_server()
+    await test_server.app[STORAGE].users.add("ada", PASSWORD)
+    db = sqlite3.connect(path, isolation_level=None)
     url = f"http://127.0.0.1:{port}"
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar) as http:
         yield Running(url, url, clock, http, db, settings, test_server)
+    db.close()
     await test_server.close()
 
 

@@ -40,8 +40,8 @@ async def test_a_burst_beyond_the_cap_is_refused_not_queued_forever():
 
 @pytest.mark.parametrize("bad", ["", "short"])
 async def test_short_passwords_are_refused_at_creation(tmp_path, bad):
-    from backend.db import connect
-    from backend.users import InvalidUser, UserStore
+    from backend.sqlite_storage import SqliteUsers, connect
+    from backend.users import InvalidUser, Users
 
     with pytest.raises(InvalidUser):
-        await UserStore(connect(tmp_path / "db"), lambda: 0.0).add("ada", bad)
+        await Users(SqliteUsers(connect(tmp_path / "db")), lambda: 0.0).add("ada", bad)

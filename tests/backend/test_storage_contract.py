@@ -1,5 +1,6 @@
-"""One contract, two storages: the embedded one (SQLite + memory) and Redis (a real
-``redis-server``).  Every test runs against both; a behaviour only one of them has is a bug."""
+"""One contract, two persistences under the same policy: SQLite (+ memory) and Redis (a real
+``redis-server``), each opened by its URL.  Every test runs against both; a behaviour only one
+of them has is a bug."""
 
 from __future__ import annotations
 
@@ -8,16 +9,8 @@ import asyncio
 import pytest
 
 from backend.config import Settings
-from backend.db import connect
-from backend.redis_storage import shared
-from backend.storage import (
-    Claim,
-    SessionClosed,
-    Storage,
-    StorageUnavailable,
-    TabClaimed,
-    embedded,
-)
+from backend.storage import Claim, SessionClosed, Storage, StorageUnavailable, TabClaimed
+from backend.storage_url import open_storage
 from backend.users import InvalidUser
 from tests.backend.conftest import FakeClock
 from tests.support import PASSWORD, free_port
@@ -25,20 +18,21 @@ from tests.support import PASSWORD, free_port
 SETTINGS = {"idle_timeout": 600.0, "absolute_timeout": 3600.0, "account_failures": 3}
 
 
-@pytest.fixture(params=["embedded", "redis"])
-def storage_url(request) -> str | None:
-    """None for the embedded storage, else a freshly flushed Redis."""
-    return request.getfixturevalue("flushed_redis").url if request.param == "redis" else None
+@pytest.fixture(params=["sqlite", "redis"])
+def storage_url(request, tmp_path) -> str:
+    if request.param == "redis":
+        return request.getfixturevalue("flushed_redis").url
+    return f"sqlite:///{tmp_path / 'contract.db'}"
+
+
+def opened(url: str, clock) -> Storage:
+    return open_storage(url, Settings(clock=clock, storage_url=url, **SETTINGS))
 
 
 @pytest.fixture
-async def store(storage_url, tmp_path, clock):
-    settings = Settings(clock=clock, **SETTINGS)
-    if storage_url is None:
-        storage = embedded(connect(tmp_path / "contract.db"), settings)
-    else:
-        storage = shared(storage_url, settings)
-    await storage.signals.start()
+async def store(storage_url, clock):
+    storage = opened(storage_url, clock)
+    await storage.start()  # returns once signals are heard
     yield storage
     await storage.close()
 
@@ -177,8 +171,6 @@ async def test_signals_reach_every_subscriber(store):
         heard.append(signal)
 
     store.signals.subscribe(handler)
-    if store.kind == "redis":
-        await asyncio.wait_for(store.signals.listening.wait(), 5)
     sent = [SessionClosed(b"\x03" * 32, 4401, "signed out"), TabClaimed(b"\x04" * 32, "t", "o")]
     for signal in sent:
         await store.signals.publish(signal)
@@ -194,7 +186,7 @@ async def test_signals_reach_every_subscriber(store):
 async def test_a_dead_replicas_sockets_stop_counting_after_it_stops_refreshing(
     flushed_redis, clock
 ):
-    storage = shared(flushed_redis.url, Settings(clock=clock, **SETTINGS))
+    storage = opened(flushed_redis.url, clock)
     session = b"\x05" * 32
     for tab in ("t1", "t2"):
         assert await storage.presence.claim(session, tab, f"dead:{tab}", 2) is Claim.OK
@@ -208,7 +200,7 @@ async def test_a_dead_replicas_sockets_stop_counting_after_it_stops_refreshing(
 
 
 async def test_an_unreachable_redis_is_refused_quickly_not_waited_for(clock):
-    storage = shared(f"redis://127.0.0.1:{free_port()}/0", Settings(clock=clock, **SETTINGS))
+    storage = opened(f"redis://127.0.0.1:{free_port()}/0", clock)
     for call in (
         storage.users.by_name("ada"),
         storage.sessions.validate("token"),
@@ -219,4 +211,19 @@ async def test_an_unreachable_redis_is_refused_quickly_not_waited_for(clock):
         with pytest.raises(StorageUnavailable):
             await call
     assert await storage.health() is False
+    await storage.close()
+
+
+def test_an_unknown_storage_url_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="sqlite:///PATH or redis://"):
+        open_storage("mysql://x", Settings())
+
+
+async def test_expired_sessions_are_purged_from_the_database(tmp_path, clock):
+    storage = opened(f"sqlite:///{tmp_path / 'purge.db'}", clock)
+    ada = await user(storage)
+    await storage.sessions.create(ada.id, ada.name)
+    assert await storage.sessions.purge_expired() == 0
+    clock.advance(601)
+    assert await storage.sessions.purge_expired() == 1
     await storage.close()

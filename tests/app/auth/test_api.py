@@ -76,3 +76,7 @@ def test_login_answers(status, retry_after, expected):
 )
 def test_retry_after(raw, value):
     assert parse_retry_after(raw) == value
+
+
+def test_a_200_without_a_session_body_is_a_server_error_not_a_sign_in():
+    assert login_event(200, {"user": {}}, 2) == SignInFailed(2, Reason.SERVER_ERROR)

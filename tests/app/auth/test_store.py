@@ -85,3 +85,12 @@ def test_unsubscribe_stops_delivery():
     unsubscribe()
     store.dispatch(HintChanged(hint=None, now=0))
     assert seen == [Status.RESTORING]
+
+
+def test_unsubscribing_twice_is_harmless():
+    store = AuthStore(run_effect=lambda effect: None)
+    unsubscribe = store.subscribe(lambda snapshot: None)
+    unsubscribe()
+    unsubscribe()
+    store.dispatch(Restore(hint=None, now=0.0))
+    assert store.snapshot.status.value == "anonymous"

@@ -154,7 +154,7 @@ def test_a_64_kib_message():
 
 
 def test_partial_markdown_while_streaming_renders_sensibly():
-    assert tags("Here is **bo") == ["p"]  # an unclosed emphasis is literal text for now
+    assert tags("Here is **bo") == ["p"]  # unclosed emphasis stays literal (CommonMark)
     [block] = render("```py\nprint(1)")  # an unclosed fence is already a code block
     assert block.attrs == (("class", "md-code"),)
 

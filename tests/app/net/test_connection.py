@@ -252,3 +252,15 @@ def test_ui_states():
     assert ui_state(Conn()) == "connecting"
     assert ui_state(replace(Conn(), state=S.CONNECTING, opened_once=True)) == "reconnecting"
     assert ui_state(replace(Conn(), state=S.OFFLINE)) == "offline"
+
+
+def test_a_normal_close_from_the_server_ends_without_a_retry():
+    conn, effects = run(open_conn(), Closed(1, 1000, 1.0))
+    assert conn.state is S.CLOSED and not [e for e in effects if isinstance(e, StartTimer)]
+
+
+def test_coming_back_online_while_connected_only_notes_it():
+    conn = run(open_conn(), Offline())[0]
+    assert not conn.online
+    back, effects = run(conn, Online(2.0))
+    assert back.online and back.state is S.OPEN and effects == []

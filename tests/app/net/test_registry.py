@@ -102,3 +102,13 @@ def test_close_all_stops_now_and_voids_leases():
     lease.release()  # a late release from an unmounting component is harmless
     clock.advance(2)
     assert lease.socket.stops == 1
+
+
+def test_a_late_close_of_a_replaced_socket_leaves_the_new_one_alone():
+    registry, clock = make()
+    registry.acquire("ada").release()
+    late_close = clock.queue[0][1]  # the timer the next acquire cancels, firing anyway
+    registry.acquire("bob")
+    late_close()
+    assert registry.socket is not None and registry.socket.key == "bob"
+    assert registry.socket.running

@@ -1,5 +1,7 @@
 """What a WebSocket close code means for the client, as DESIGN.md's table fixes it.
 
+The numbers themselves are :mod:`app.wire.close_codes`, shared with the server.
+
 >>> policy(4401)
 <CloseAction.SIGN_OUT: 'sign_out'>
 >>> policy(1006)
@@ -10,22 +12,25 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-NORMAL = 1000
-GOING_AWAY = 1001
-UNSUPPORTED_DATA = 1003
-ABNORMAL = 1006
-POLICY = 1008
-TOO_BIG = 1009
-INTERNAL_ERROR = 1011
-SERVICE_RESTART = 1012
-TRY_AGAIN_LATER = 1013
-BAD_GATEWAY = 1014
-MALFORMED = 4400
-UNAUTHORIZED = 4401
-FORBIDDEN = 4403
-HANDSHAKE_TIMEOUT = 4408
-REPLACED = 4409
-RATE_LIMITED = 4429
+from app.wire.close_codes import (
+    ABNORMAL,
+    BAD_GATEWAY,
+    FORBIDDEN,
+    GOING_AWAY,
+    HANDSHAKE_TIMEOUT,
+    INTERNAL_ERROR,
+    MALFORMED,
+    NO_ANSWER,
+    NORMAL,
+    POLICY,
+    RATE_LIMITED,
+    REPLACED,
+    SERVICE_RESTART,
+    TOO_BIG,
+    TRY_AGAIN_LATER,
+    UNAUTHORIZED,
+    UNSUPPORTED_DATA,
+)
 
 
 class CloseAction(StrEnum):
@@ -46,6 +51,7 @@ _ACTIONS = {
     INTERNAL_ERROR: CloseAction.RETRY,
     TRY_AGAIN_LATER: CloseAction.RETRY,
     BAD_GATEWAY: CloseAction.RETRY,
+    NO_ANSWER: CloseAction.RETRY,
     HANDSHAKE_TIMEOUT: CloseAction.RETRY,
     RATE_LIMITED: CloseAction.RETRY_FROM_CAP,
     UNSUPPORTED_DATA: CloseAction.FAIL,

@@ -1,8 +1,9 @@
-"""The chat panel: DOM for one :class:`~app.chat.transport.ChatConnection`.
+"""The chat panel: DOM for one :class:`~app.browser.chat_connection.ChatConnection`.
 
-Mounted by the page shell once sign-in is confirmed, unmounted on sign-out.  It holds a lease
-on the registry's socket for as long as it is mounted; collapsing only hides its body.  All
-text (the user's and the assistant's) is set with ``textContent``: it is never parsed as HTML.
+Mounted by :mod:`app.browser.chat` once sign-in is confirmed, unmounted on sign-out.  It holds
+a lease on the registry's socket for as long as it is mounted; collapsing only hides its body.
+What it shows is decided by :mod:`app.chat.view` and :mod:`app.chat.status`.  All text (the
+user's and the assistant's) is set with ``textContent``: it is never parsed as HTML.
 """
 
 from __future__ import annotations
@@ -14,29 +15,21 @@ from typing import Any
 
 import js
 
-from app.browser.shell import present
-from app.chat import markdown_loader
+from app.browser import markdown_install
+from app.browser.chat_connection import ChatConnection
+from app.browser.dom import make as el
+from app.browser.dom import present
+from app.browser.proxies import Listeners
+from app.browser.timers import Timers
 from app.chat.conversation import Accepted, Message
 from app.chat.markdown import ALLOWED, Element, Node, render
+from app.chat.session import Changed
 from app.chat.status import describe
-from app.chat.transport import Change, ChatConnection, Listeners
+from app.chat.view import EMPTY_LOG, message_view, refusal
 from app.net.registry import ConnectionRegistry, Lease
+from app.wire.limits import MAX_TEXT
 
-WHO = {"user": "You", "assistant": "Assistant"}
-STATUS_WORDS = {
-    "pending": "Waiting to send",
-    "sent": "",
-    "failed": "Not sent",
-    "streaming": "Typing…",
-    "done": "",
-}
-REFUSALS = {
-    Accepted.TOO_LONG: "Messages can be at most 8000 characters long.",
-    Accepted.QUEUE_FULL: "Too many messages are waiting to be sent. Wait for the connection "
-    "to come back, then send the rest.",
-}
-
-
+TICKER = "countdown"  # the Timers name of the once-a-second status refresh
 STREAM_RENDER_EVERY = 0.05  # seconds: Markdown re-renders of a streaming message coalesce
 
 
@@ -57,15 +50,6 @@ def build_dom(nodes: list[Node] | tuple[Node, ...]) -> Any:
     return fragment
 
 
-def el(tag: str, attrs: dict[str, str] | None = None, text: str | None = None) -> Any:
-    node = js.document.createElement(tag)
-    for name, value in (attrs or {}).items():
-        node.setAttribute(name, value)
-    if text is not None:
-        node.textContent = text
-    return node
-
-
 class ChatPanel:
     def __init__(
         self, registry: ConnectionRegistry, user: str, on_close: Callable[[], None]
@@ -79,11 +63,10 @@ class ChatPanel:
         self.items: dict[str, Any] = {}
         self.listeners = Listeners()
         self.unsubscribe: Callable[[], None] | None = None
-        self.ticker: asyncio.TimerHandle | None = None
+        self.timers = Timers()  # the countdown ticker and coalesced Markdown renders
         self.markdown = False  # True once the library is installed in this page
         self.markdown_started = False
         self.rendered: dict[str, str] = {}  # message id -> text last rendered as Markdown
-        self.stream_renders: dict[str, asyncio.TimerHandle] = {}
         self.copying: asyncio.Future | None = None
 
     # ------------------------------------------------------------ mount / unmount
@@ -106,7 +89,7 @@ class ChatPanel:
         if self.markdown_started or self.root.dataset.connection == "connecting":
             return  # a reopened panel on an open socket starts at once
         self.markdown_started = True
-        markdown_loader.ensure_installed().add_done_callback(self._markdown_ready)
+        markdown_install.ensure_installed().add_done_callback(self._markdown_ready)
 
     def _markdown_ready(self, future: Any) -> None:
         if self.root is None:
@@ -124,12 +107,7 @@ class ChatPanel:
             self.unsubscribe()
         if self.lease is not None:
             self.lease.release()
-        if self.ticker is not None:
-            self.ticker.cancel()
-            self.ticker = None
-        for handle in self.stream_renders.values():
-            handle.cancel()
-        self.stream_renders.clear()
+        self.timers.cancel_all()
         self.listeners.clear()
         if self.root is not None:
             self.root.remove()
@@ -198,7 +176,7 @@ class ChatPanel:
         self.list = el("ol", {"class": "chat-list"})
         self.log.appendChild(self.list)
         self.log.appendChild(  # shown by CSS only while the list is empty
-            el("p", {"class": "chat-empty"}, "No messages yet. Say hello, or type /help.")
+            el("p", {"class": "chat-empty"}, EMPTY_LOG)
         )
         body.appendChild(self.log)
         self.notice = el("p", {"id": "chat-notice", "class": "error", "role": "alert"})
@@ -210,7 +188,7 @@ class ChatPanel:
             {
                 "id": "chat-input",
                 "rows": "2",
-                "maxlength": "8000",
+                "maxlength": str(MAX_TEXT),
                 "dir": "auto",
                 "placeholder": "Write a message (Enter sends, Shift+Enter adds a line)",
                 "aria-describedby": "chat-status",
@@ -244,7 +222,7 @@ class ChatPanel:
             self.input.value = ""
             self.notice.textContent = ""
         else:
-            self.notice.textContent = REFUSALS.get(accepted, "")
+            self.notice.textContent = refusal(accepted)
 
     def _on_key(self, event: Any) -> None:
         if event.key == "Enter" and not event.shiftKey and not event.isComposing:
@@ -274,7 +252,7 @@ class ChatPanel:
         except Exception:  # no clipboard permission: say so on the button
             button.textContent = "Copy failed"
 
-    def on_change(self, change: Change) -> None:
+    def on_change(self, change: Changed) -> None:
         if self.root is None:
             return
         if change.connection:
@@ -297,15 +275,10 @@ class ChatPanel:
         self.root.dataset.degraded = "true" if indicator.degraded else "false"
         self.status.textContent = indicator.text
         self.retry.hidden = not indicator.retry
-        if self.ticker is not None:
-            self.ticker.cancel()
-            self.ticker = None
         if self.connection.conn.retry_at is not None:  # keep the countdown moving
-            self.ticker = asyncio.get_event_loop().call_later(1.0, self._tick)
-
-    def _tick(self) -> None:
-        self.ticker = None
-        self.render_connection()
+            self.timers.start(TICKER, 1.0, self.render_connection)
+        else:
+            self.timers.cancel(TICKER)
 
     def render_all(self) -> None:
         if self.connection is None:
@@ -324,18 +297,18 @@ class ChatPanel:
         node = self.items.get(message.id)
         if node is None:
             node = el("li", {"class": "chat-message", "data-id": message.id})
-            node.appendChild(el("span", {"class": "chat-who"}, WHO.get(message.role, "")))
+            node.appendChild(el("span", {"class": "chat-who"}, message_view(message).who))
             node.appendChild(el("p", {"class": "chat-text", "dir": "auto"}))
             node.appendChild(el("span", {"class": "chat-state"}))
             self.items[message.id] = node
             self.list.appendChild(node)
+        view = message_view(message)
         node.dataset.role = message.role
         node.dataset.status = message.status
         self._render_text(node.querySelector(".chat-text"), message)
-        state = node.querySelector(".chat-state")
-        state.textContent = message.error or STATUS_WORDS.get(message.status, "")
+        node.querySelector(".chat-state").textContent = view.state
         retry = node.querySelector(".chat-message-retry")
-        if message.status == "failed" and message.role == "user":
+        if view.retry:
             if not present(retry):
                 node.appendChild(
                     el(
@@ -362,15 +335,14 @@ class ChatPanel:
         if self.rendered.get(message.id) == message.text:
             return
         if message.status == "streaming":
-            if message.id not in self.stream_renders:
-                self.stream_renders[message.id] = asyncio.get_event_loop().call_later(
-                    STREAM_RENDER_EVERY, self._render_later, message.id
+            if not self.timers.running(message.id):
+                self.timers.start(
+                    message.id, STREAM_RENDER_EVERY, lambda: self._render_later(message.id)
                 )
             return
         self._render_markdown(target, message)
 
     def _render_later(self, message_id: str) -> None:
-        self.stream_renders.pop(message_id, None)
         message = self.connection.conversation.find(message_id) if self.connection else None
         node = self.items.get(message_id)
         if message is not None and node is not None:
@@ -380,12 +352,3 @@ class ChatPanel:
         target.classList.add("md")
         target.replaceChildren(build_dom(render(message.text)))
         self.rendered[message.id] = message.text
-
-
-def mount(
-    parent: Any, registry: ConnectionRegistry, user: str, on_close: Callable[[], None]
-) -> ChatPanel:
-    """Build the panel under ``parent`` and lease the session's socket."""
-    panel = ChatPanel(registry, user, on_close)
-    panel.mount(parent)
-    return panel

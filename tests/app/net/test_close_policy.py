@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.net.close_codes import CloseAction, policy
+from app.net.close_policy import _ACTIONS, CloseAction, policy
+from app.wire import close_codes
 
 
 @pytest.mark.parametrize(
@@ -16,6 +17,7 @@ from app.net.close_codes import CloseAction, policy
         (1013, CloseAction.RETRY),
         (1014, CloseAction.RETRY),
         (4408, CloseAction.RETRY),
+        (4000, CloseAction.RETRY),
         (4429, CloseAction.RETRY_FROM_CAP),
         (4401, CloseAction.SIGN_OUT),
         (1003, CloseAction.FAIL),
@@ -30,3 +32,9 @@ from app.net.close_codes import CloseAction, policy
 )
 def test_every_close_code_has_its_path(code, action):
     assert policy(code) is action
+
+
+def test_every_code_on_the_wire_has_a_decided_action():
+    """A code added to the wire table must be placed in the policy, not fall to the default."""
+    codes = {v for k, v in vars(close_codes).items() if k.isupper() and isinstance(v, int)}
+    assert codes == set(_ACTIONS)

@@ -1,4 +1,7 @@
-"""The chat socket's wire format, parsed strictly.
+"""What a server accepts from the page on the chat socket, parsed strictly.
+
+The real server and the preview's simulated one both parse with this, so they refuse the same
+frames with the same error codes.
 
 Client frames are small JSON objects::
 
@@ -15,7 +18,7 @@ escapes as an unhandled exception.
     >>> parse_client_frame('{"type": "ping", "id": NaN}')
     Traceback (most recent call last):
     ...
-    backend.protocol.ProtocolError: invalid_json: NaN and Infinity are not JSON
+    app.wire.client_frames.ProtocolError: invalid_json: NaN and Infinity are not JSON
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import json
 import re
 from dataclasses import dataclass
 
+from app.wire import limits
+
 MAX_DEPTH = 8
-MAX_TEXT = 8000  # characters; far below the 64 KiB frame limit even fully escaped
-ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+ID_PATTERN = re.compile(limits.ID_PATTERN)
+MAX_TEXT = limits.MAX_TEXT
 
 
 class ProtocolError(Exception):

@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from typing import Any
 
 import js
-from pyodide.ffi import create_proxy
 
 from app.auth import hint
 from app.auth.model import Hint
-from app.browser.shell import Shell, present
+from app.browser.dom import by_id as _el
+from app.browser.dom import make, present
+from app.browser.proxies import Listeners, new_proxy
+from app.browser.shell import Shell
+from app.browser.storage import KeyValue
 from app.preview.server import SESSION_SECONDS, PreviewServer
 from app.preview.states import (
     GROUPS,
@@ -39,6 +43,7 @@ from app.preview.states import (
     Start,
     Step,
 )
+from app.ui import chat_loader
 
 HINT_KEY = "pychat.preview.hint"  # never the real app's key: a preview cannot confuse a session
 SESSION_KEY = "pychat.preview.session"  # who the simulated server has signed in (not a secret)
@@ -50,30 +55,24 @@ COMPACT = "(max-width: 40rem), (max-height: 30rem)"
 POLL_S = 0.05
 
 
-def _el(element_id: str) -> Any:
-    return js.document.getElementById(element_id)
-
-
 def _make(tag: str, text: str | None = None, **attrs: str) -> Any:
-    node = js.document.createElement(tag)
-    for name, value in attrs.items():
-        node.setAttribute(name.rstrip("_").replace("_", "-"), value)
-    if text is not None:
-        node.textContent = text
-    return node
+    return make(tag, {k.rstrip("_").replace("_", "-"): v for k, v in attrs.items()}, text)
+
+
+SESSION = KeyValue("sessionStorage")
+HINTS = KeyValue("localStorage")
 
 
 def _remember(user: str | None) -> None:
     if user:
-        js.sessionStorage.setItem(SESSION_KEY, user)
+        SESSION.write(SESSION_KEY, user)
     else:
-        js.sessionStorage.removeItem(SESSION_KEY)
+        SESSION.remove(SESSION_KEY)
 
 
 class Toolbar:
     def __init__(self) -> None:
-        stored = js.sessionStorage.getItem(SESSION_KEY)
-        self.server = PreviewServer(user=stored if isinstance(stored, str) else None)
+        self.server = PreviewServer(user=SESSION.read(SESSION_KEY))
         self.server.remember = _remember
         self.scale = 1.0
         self.shell = Shell(
@@ -84,7 +83,7 @@ class Toolbar:
         )
         self.buttons: dict[str, Any] = {}
         self.details: Any = None
-        self.proxies: list[Any] = []  # page-lifetime listeners
+        self.listeners = Listeners(counted=False)  # page-lifetime listeners
         self.running: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ DOM
@@ -128,12 +127,7 @@ class Toolbar:
         header = js.document.querySelector(".app-header")
         body.insertBefore(banner, header)
         body.insertBefore(nav, header)
-        self._listen(nav, "click", self._on_click)
-
-    def _listen(self, target: Any, name: str, handler: Any) -> None:
-        proxy = create_proxy(handler)
-        self.proxies.append(proxy)
-        target.addEventListener(name, proxy)
+        self.listeners.add(nav, "click", self._on_click)
 
     def _on_click(self, event: Any) -> None:
         button = event.target.closest("button[data-state]")
@@ -167,10 +161,10 @@ class Toolbar:
         if state.start is Start.REMEMBERED:
             self.server.sign_in_as(PREVIEW_USER)
             remembered = Hint(PREVIEW_USER, time.time() + SESSION_SECONDS)
-            js.localStorage.setItem(HINT_KEY, hint.encode(remembered))
+            HINTS.write(HINT_KEY, hint.encode(remembered))
         else:
             self.server.sign_in_as(None)
-            js.localStorage.removeItem(HINT_KEY)
+            HINTS.remove(HINT_KEY)
         self.shell.restart()
         for step in state.steps:
             await self.run(step)
@@ -201,6 +195,9 @@ class Toolbar:
                 self.server.expire_session()
             case FastForward(factor=factor):
                 self.scale = factor
+                chat = sys.modules.get(chat_loader.ENTRY)
+                if chat is not None:
+                    chat.ENTRY.rescale_timers()
             case ShowHistory(kind=kind):
                 self.server.replace_history(STRESS[kind]())
 
@@ -228,8 +225,8 @@ def start() -> Shell:
     toolbar = Toolbar()
     toolbar.mount()
     toolbar.shell.start()
-    js.window.pychatPreview = create_proxy(toolbar.stats)
-    js.window.pychatPreviewShow = create_proxy(toolbar.choose)
+    js.window.pychatPreview = new_proxy(toolbar.stats, counted=False)
+    js.window.pychatPreviewShow = new_proxy(toolbar.choose, counted=False)
     wanted = js.URLSearchParams.new(js.location.search).get("state")
     if isinstance(wanted, str) and wanted in STATES:
         toolbar.choose(wanted)

@@ -1,0 +1,16 @@
+"""The sizes both ends enforce, so the page can refuse early what the server would refuse.
+
+>>> MAX_TEXT < MAX_FRAME
+True
+"""
+
+from __future__ import annotations
+
+MAX_TEXT = 8000  # characters in one chat message; far below MAX_FRAME even fully escaped
+MAX_FRAME = 64 * 1024  # bytes in one socket frame; one more closes with TOO_BIG
+MAX_FIELD = 256  # characters in a user name or password sent to sign in
+HISTORY_LIMIT = 100  # messages in the history frame a new socket is greeted with
+SOCKETS_PER_SESSION = 5  # the next socket of that session is closed with RATE_LIMITED
+ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"  # message ids and tab ids
+IDLE_TIMEOUT = 30 * 60  # seconds a session lives unused (the server's default; it slides)
+ABSOLUTE_TIMEOUT = 8 * 3600  # seconds a session lives at most, however busy
