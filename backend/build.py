@@ -64,10 +64,12 @@ def _prepare_out(out: Path, root: Path) -> None:
     out.mkdir(parents=True)
 
 
+# Pyodide's whole standard library stays behind: the page mounts its own cut one (app/stdlib.zip).
+LEFT_OUT = ("__pycache__", "*.pyc", ".prepared", "python_stdlib.zip")
+
+
 def _copy_tree(source: Path, target: Path) -> None:
-    shutil.copytree(
-        source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".prepared")
-    )
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(*LEFT_OUT))
 
 
 def write_wheel_index(wheels: Path) -> None:

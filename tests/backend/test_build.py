@@ -34,6 +34,9 @@ def test_the_build_holds_the_page_the_app_the_runtime_and_the_wheels(dist):
     assert (runtime / "pyodide.asm.wasm").is_file()
     assert (runtime / "pyodide.asm.wasm.br").is_file()  # the precompressed variants come along
     assert (runtime / "pyodide.asm.wasm.gz").is_file()
+    for made in ("stdlib.zip", "stdlib.zip.br", "snapshot.gz", "snapshot.gz.br", "runtime.json"):
+        assert (runtime / "app" / made).is_file(), made
+    assert not (runtime / "python_stdlib.zip").exists()  # the page mounts app/stdlib.zip
     assert sorted(p.name for p in (dist / "wheels" / "files").glob("*.whl")) == sorted(
         p.name for p in (ROOT / "wheels" / "files").glob("*.whl")
     )
