@@ -2,10 +2,11 @@
 
 * ``/vendor/...`` (versioned runtime): ``Cache-Control: public, max-age=31536000, immutable``;
   the brotli or gzip variant made at set-up is sent when the browser accepts it.
-* Everything else (``/``, ``/pyscript.toml``, ``/app/*.py``, ``/static/*``): ``no-cache`` with
-  an ETag, so a reload revalidates with one cheap 304.
-* ``vendor/pyodide/<version>/app/`` (made from the app's code at set-up, under a fixed name):
-  ``no-cache``, like the app's own files.
+* The page (``/``) and ``pyscript.json`` are served rendered (:mod:`backend.release`): the
+  app's own URLs in them carry ``?v=<release>``; both are ``no-cache`` with an ETag.
+* The app's own files (``/app/*.py``, ``/static/*``, ``vendor/pyodide/<version>/app/``, which
+  set-up makes from the app under a fixed name): ``immutable`` when asked for with the current
+  release, ``no-cache`` with an ETag otherwise (a reload revalidates with one cheap 304).
 * The page's inline ``<style>`` is allowed by its hash in the page's own CSP header, computed
   from the file as served (so an edited page never meets a stale hash).
 * Types are set explicitly (``.wasm`` → ``application/wasm``, ``.mjs`` → ``text/javascript``),
@@ -17,10 +18,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import time
 from pathlib import Path
 
 from aiohttp import web
 
+from backend import release
 from backend.middleware import content_security_policy
 
 MIME_TYPES = {
@@ -52,9 +55,53 @@ def inline_style_hashes(page: bytes) -> tuple[str, ...]:
     )
 
 
-def vendor_cache_control(tail: str) -> str:
+def app_made(tail: str) -> bool:
+    """Is ``vendor/<tail>`` made from the app at set-up (not a file of a pinned package)?"""
     parts = tail.split("/")
-    return REVALIDATE if len(parts) >= 2 and parts[-2] == APP_MADE else IMMUTABLE
+    return len(parts) >= 2 and parts[-2] == APP_MADE
+
+
+class Release:
+    """The current release of ``root``: recomputed when a file's size or time changes (looked
+    at most once a second), so an edit shows on the next load without a restart."""
+
+    LOOK_EVERY_S = 1.0
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._seen: tuple | None = None
+        self._release = ""
+        self._looked = -self.LOOK_EVERY_S
+
+    def current(self) -> str:
+        now = time.monotonic()
+        if now - self._looked < self.LOOK_EVERY_S:
+            return self._release
+        self._looked = now
+        seen = tuple(
+            (str(path), stat.st_size, stat.st_mtime_ns)
+            for path in sorted(
+                [
+                    *(self.root / "static").rglob("*"),
+                    *(self.root / "app").rglob("*.py"),
+                    self.root / "pyscript.json",
+                    *(self.root / "vendor" / "pyodide").glob("*/app/runtime.json"),
+                ]
+            )
+            if path.is_file() and (stat := path.stat())
+        )
+        if seen != self._seen:
+            self._seen, self._release = seen, release.release_of(self.root)
+        return self._release
+
+
+def rendered_response(request: web.Request, body: bytes, content_type: str) -> web.Response:
+    """A generated body with an ETag of its own, answered 304 when the client has it."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"Cache-Control": REVALIDATE, "ETag": etag}
+    if etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
 
 
 def safe_path(base: Path, tail: str) -> Path | None:
@@ -81,13 +128,18 @@ def file_response(path: Path, cache_control: str) -> web.FileResponse:
 
 
 def add_routes(app: web.Application, root: Path) -> None:
-    def folder(prefix: str, base: Path, cache_control, suffixes: frozenset[str] | None):
+    current = Release(root)
+
+    def folder(prefix: str, base: Path, suffixes: frozenset[str] | None) -> None:
         async def handler(request: web.Request) -> web.StreamResponse:
             tail = request.match_info["tail"]
             path = safe_path(base, tail)
             if path is None or (suffixes is not None and path.suffix not in suffixes):
                 raise web.HTTPNotFound()
-            return file_response(path, cache_control(tail))
+            if prefix == "vendor" and not app_made(tail):
+                return file_response(path, IMMUTABLE)
+            fresh = request.query.get(release.QUERY) == current.current()
+            return file_response(path, IMMUTABLE if fresh else REVALIDATE)
 
         app.router.add_get(f"/{prefix}/{{tail:.+}}", handler)
 
@@ -97,19 +149,24 @@ def add_routes(app: web.Application, root: Path) -> None:
 
         app.router.add_get(route, handler)
 
-    def page(route: str, path: Path) -> None:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            response = file_response(path, REVALIDATE)
-            policy = content_security_policy(inline_style_hashes(path.read_bytes()))
-            response.headers["Content-Security-Policy"] = policy
-            return response
+    async def page(request: web.Request) -> web.StreamResponse:
+        html = (root / "index.html").read_text(encoding="utf-8")
+        body = release.render_page(html, current.current()).encode()
+        response = rendered_response(request, body, "text/html")
+        response.headers["Content-Security-Policy"] = content_security_policy(
+            inline_style_hashes(body)
+        )
+        return response
 
-        app.router.add_get(route, handler)
+    async def config(request: web.Request) -> web.StreamResponse:
+        text = (root / "pyscript.json").read_text(encoding="utf-8")
+        body = release.render_config(text, current.current()).encode()
+        return rendered_response(request, body, "application/json")
 
-    page("/", root / "index.html")
-    page("/index.html", root / "index.html")
+    app.router.add_get("/", page)
+    app.router.add_get("/index.html", page)
+    app.router.add_get("/pyscript.json", config)
     single("/pyscript.toml", root / "pyscript.toml")
-    single("/pyscript.json", root / "pyscript.json")
-    folder("app", root / "app", lambda _tail: REVALIDATE, frozenset({".py"}))
-    folder("static", root / "static", lambda _tail: REVALIDATE, None)
-    folder("vendor", root / "vendor", vendor_cache_control, None)
+    folder("app", root / "app", frozenset({".py"}))
+    folder("static", root / "static", None)
+    folder("vendor", root / "vendor", None)

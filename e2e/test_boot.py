@@ -92,7 +92,7 @@ def test_a_python_error_is_reported_on_the_page(pages):
     page, watch = pages.new()
     watch.allow(r".")  # this test wants the error
     page.route(
-        "**/app/main.py",
+        "**/app/main.py*",  # the page names its files with ?v=<release>
         lambda route: route.fulfill(
             status=200, content_type="text/x-python", body="raise RuntimeError('boom 42')\n"
         ),
@@ -118,7 +118,7 @@ js.document.body.dataset.start = json.dumps({
 
 def start_state(page, snapshot: bool) -> dict:
     page.route(
-        "**/app/main.py",
+        "**/app/main.py*",  # the page names its files with ?v=<release>
         lambda route: route.fulfill(status=200, content_type="text/x-python", body=START_STATE),
     )
     page.goto("/?start=snapshot" if snapshot else "/?start=normal")
@@ -159,7 +159,7 @@ def path_taken(page) -> str:
 def test_without_its_snapshot_the_runtime_starts_the_normal_way(pages):
     page, watch = pages.new()
     watch.allow(r"snapshot|404")  # the missing file is reported, then the normal start follows
-    page.route("**/app/snapshot.gz", lambda route: route.fulfill(status=404, body="gone"))
+    page.route("**/app/snapshot.gz*", lambda route: route.fulfill(status=404, body="gone"))
     page.goto("/?start=snapshot")
     page.wait_for_selector('body[data-auth="anonymous"]', timeout=BOOT_TIMEOUT_MS)
     assert page.evaluate("document.body.dataset.ready") == "true"  # not "failed"
@@ -190,7 +190,7 @@ def test_the_snapshot_starts_the_runtime_in_either_form_a_host_sends(pages, form
     body = snapshot if form == "gzip file" else gzip.decompress(snapshot)
     page, _ = pages.new()
     page.route(
-        "**/app/snapshot.gz",
+        "**/app/snapshot.gz*",
         lambda route: route.fulfill(status=200, content_type="application/gzip", body=body),
     )
     page.goto("/?start=snapshot")

@@ -78,7 +78,7 @@ def test_an_early_enter_before_the_guard_is_in_place_does_nothing(pages, start):
     implicit submission has nothing to press: no navigation, no request."""
     page, _ = pages.new()
     held: list = []
-    page.route("**/static/boot.js", lambda route: held.append(route))
+    page.route("**/static/boot.js*", lambda route: held.append(route))
     navigations: list[str] = []
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
     emulate(page, "mobile")

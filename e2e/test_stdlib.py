@@ -26,7 +26,8 @@ NOT_IMPORTED = (
 )
 
 IMPORT_ALL = """async ({files, skip}) => {
-  const runtime = await import("/static/pyodide-early.mjs");
+  // The module instance the page runs (it is named with the release), not a second runtime.
+  const runtime = await import(document.querySelector('script[src*="pyodide-early.mjs"]').src);
   const pyodide = await runtime.loadPyodide();
   for (const path of files) {
     const text = await (await fetch(path)).text();

@@ -30,14 +30,20 @@ import { loadPyodide as loadServedPyodide, version } from "../vendor/pyodide/314
 export { version };
 
 const INDEX_URL = new URL("../vendor/pyodide/314.0.7/", import.meta.url).href;
+// The files set-up makes from the app change with it: the page names this module with the
+// release (?v=..., backend/release.py), and the same goes on them, so the server can let the
+// browser keep them.
+const RELEASE = new URL(import.meta.url).search;
+// By their names in the manifest.
 const FILES = {
-  wasm: `${INDEX_URL}pyodide.asm.wasm`,
-  lock: `${INDEX_URL}pyodide-lock.json`,
-  stdlib: `${INDEX_URL}app/stdlib.zip`,
-  snapshot: `${INDEX_URL}app/snapshot.gz`,
+  "pyodide.asm.wasm": `${INDEX_URL}pyodide.asm.wasm`,
+  "pyodide-lock.json": `${INDEX_URL}pyodide-lock.json`,
+  "app/stdlib.zip": `${INDEX_URL}app/stdlib.zip${RELEASE}`,
+  "app/snapshot.gz": `${INDEX_URL}app/snapshot.gz${RELEASE}`,
 };
+const nameOf = (url) => Object.keys(FILES).find((name) => FILES[name] === url);
 // Sizes of every served variant of those files, written by set-up (backend/runtime.py).
-const MANIFEST_URL = `${INDEX_URL}app/runtime.json`;
+const MANIFEST_URL = `${INDEX_URL}app/runtime.json${RELEASE}`;
 // CPU a snapshot start saves over a normal one on our test machines (1.7 s start against a
 // 0.15 s restore, less the restored interpreter's slower first half-second).
 const SNAPSHOT_SAVES_S = 1.2;
@@ -88,7 +94,7 @@ class Downloads {
   async #count(url, response) {
     if (!response.body) return;
     this.firstByteAt ??= performance.now();
-    const sizes = (await this.manifest)?.[url.slice(INDEX_URL.length)];
+    const sizes = (await this.manifest)?.[nameOf(url)];
     const coding = response.headers.get("content-encoding") || "identity";
     // A host that compresses on the fly: its own sent size, the file's own decoded size.
     const [sent, decoded] = sizes?.[coding] ?? [
@@ -182,7 +188,10 @@ const manifest = original(MANIFEST_URL)
 const downloads = new Downloads(manifest);
 // Started at once (they match index.html's preloads), handed to Pyodide when it asks.
 const early = new Map(
-  [FILES.wasm, FILES.lock, FILES.stdlib].map((url) => [url, downloads.fetch(url)]),
+  ["pyodide.asm.wasm", "pyodide-lock.json", "app/stdlib.zip"].map((name) => [
+    FILES[name],
+    downloads.fetch(FILES[name]),
+  ]),
 );
 
 // Pyodide fetches its files with the global fetch; the first request for each early file gets
@@ -204,7 +213,7 @@ const start = (options) => {
   globalThis.fetch = claimEarly;
   const loading = loadServedPyodide({
     indexURL: INDEX_URL,
-    stdLibURL: FILES.stdlib,
+    stdLibURL: FILES["app/stdlib.zip"],
     stdout: (line) => stdout(line),
     stderr: (line) => stderr(line),
     ...options,
@@ -299,7 +308,7 @@ const adoptThisPage = (pyodide) => {
 };
 
 const fromSnapshot = async (cached) => {
-  const response = cached ?? downloads.fetch(FILES.snapshot, { essential: false }).then((r) => {
+  const response = cached ?? downloads.fetch(FILES["app/snapshot.gz"], { essential: false }).then((r) => {
     if (!r.ok) throw new Error(`snapshot.gz: HTTP ${r.status}`);
     return r;
   });
@@ -318,10 +327,10 @@ const keepSnapshotForNextVisit = () => {
     try {
       const digest = (await manifest)?.["app/snapshot.gz"]?.sha256;
       if (!digest) return;
-      const key = `${FILES.snapshot}?sha256=${digest}`;
+      const key = `${INDEX_URL}app/snapshot.gz?sha256=${digest}`;
       const cache = await caches.open(SNAPSHOT_CACHE);
       if (!(await cache.match(key))) {
-        const response = await original(FILES.snapshot, { priority: "low" });
+        const response = await original(FILES["app/snapshot.gz"], { priority: "low" });
         if (!response.ok) return;
         await cache.put(key, response);
         for (const old of await cache.keys()) if (old.url !== key) await cache.delete(old);

@@ -56,7 +56,8 @@ CODECS = {
 # In the page: every loaded module that belongs to the standard library (built into the
 # interpreter, or read from the mounted zip, which also holds Pyodide's own packages).
 SEEN = """async () => {
-  const runtime = await import("/static/pyodide-early.mjs");
+  // The module instance the page runs (it is named with the release), not a second runtime.
+  const runtime = await import(document.querySelector('script[src*="pyodide-early.mjs"]').src);
   const pyodide = await runtime.loadPyodide();
   return JSON.parse(pyodide.runPython(`
 import json, sys
@@ -90,7 +91,7 @@ def whole_library(page: Page) -> None:
     """The page mounts Pyodide's own zip instead of the cut one."""
     full = (ROOT / "vendor" / "pyodide" / versions()["pyodide"] / "python_stdlib.zip").read_bytes()
     page.route(
-        f"**/{APP_FOLDER}/{STDLIB}",
+        f"**/{APP_FOLDER}/{STDLIB}*",  # with the page's ?v=<release>
         lambda route: route.fulfill(status=200, body=full, content_type="application/zip"),
     )
 

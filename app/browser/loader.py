@@ -1,4 +1,8 @@
-"""Downloading Python files after start-up (the chat, the preview) and importing them."""
+"""Downloading Python files after start-up (the chat, the preview) and importing them.
+
+Each is asked for with the page's release (``<html data-release>``, backend/release.py), so a
+repeat visit finds them in the HTTP cache without asking the server again.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,13 @@ from typing import Any
 import js
 
 
-async def _fetch_text(path: str) -> str:
-    response = await js.fetch(path)
+def release_query() -> str:
+    release = js.document.documentElement.getAttribute("data-release")
+    return f"?v={release}" if isinstance(release, str) and release else ""
+
+
+async def _fetch_text(path: str, query: str = "") -> str:
+    response = await js.fetch(path + query)
     if not response.ok:
         raise OSError(f"{path}: HTTP {response.status}")
     return str(await response.text())
@@ -21,7 +30,8 @@ async def _fetch_text(path: str) -> str:
 async def load_modules(files: tuple[str, ...], entry: str) -> Any:
     """Fetch ``files`` in parallel (each fetch and read one task), write them where imports
     look, import ``entry``."""
-    texts = await asyncio.gather(*(_fetch_text(path) for path in files))
+    query = release_query()
+    texts = await asyncio.gather(*(_fetch_text(path, query) for path in files))
     for path, text in zip(files, texts, strict=True):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as file:

@@ -8,6 +8,9 @@ import re
 
 import pytest
 
+from backend.release import release_of
+from backend.static import Release
+
 PYODIDE = "/vendor/pyodide/314.0.7"
 PYSCRIPT = "/vendor/pyscript/0.7.31"
 
@@ -49,6 +52,7 @@ async def test_runtime_files_are_immutable(server):
     "path",
     [
         "/",
+        "/pyscript.json",
         "/pyscript.toml",
         "/app/main.py",
         "/static/boot.js",
@@ -172,3 +176,39 @@ async def test_the_page_allows_exactly_its_own_inline_styles(server):
     assert directives["style-src"] == f"'self' 'sha256-{digest}'"
     other = await server.http.get(server.url + "/static/boot.js")
     assert "sha256-" not in other.headers["Content-Security-Policy"]
+
+
+async def test_the_page_names_the_app_s_files_with_its_release_and_those_are_kept(server):
+    """A repeat visit asks for the page only: every app file it (and its config) names carries
+    the release, and those answer immutable; the same path without it, or with another
+    release, is revalidated as before."""
+    page = await (await server.http.get(server.url + "/")).text()
+    release = re.search(r'<html[^>]* data-release="([0-9a-f]{12})"', page).group(1)
+    named = re.findall(r'(?:src|href|config)="([^"]+)"', page)
+    for url in ("static/boot.js", "static/pyodide-early.mjs", "pyscript.json", "app/main.py",
+                f"{PYODIDE[1:]}/app/stdlib.zip", f"{PYODIDE[1:]}/app/runtime.json"):  # fmt: skip
+        assert f"{url}?v={release}" in named, url
+    assert f"{PYODIDE[1:]}/pyodide.asm.wasm" in named  # the pinned runtime keeps its own name
+    config = await (await server.http.get(f"{server.url}/pyscript.json?v={release}")).json()
+    assert config["interpreter"] == f"static/pyodide-early.mjs?v={release}"
+    assert all(url.endswith(f"?v={release}") for url in config["files"])
+    for path in ("/app/auth/store.py", "/static/boot.js", f"{PYODIDE}/app/snapshot.gz"):
+        kept = await server.http.get(f"{server.url}{path}?v={release}")
+        assert kept.headers["Cache-Control"] == "public, max-age=31536000, immutable", path
+        for stale in ("", "?v=000000000000"):
+            again = await server.http.get(f"{server.url}{path}{stale}")
+            assert again.headers["Cache-Control"] == "no-cache", (path, stale)
+
+
+def test_the_release_follows_every_file_the_page_names(tmp_path):
+    for name in ("static/boot.js", "app/x.py", "pyscript.json"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("one")
+    watch = Release(tmp_path)
+    watch.LOOK_EVERY_S = 0
+    first = watch.current()
+    assert first == release_of(tmp_path) and watch.current() == first
+    for name in ("app/x.py", "static/boot.js", "pyscript.json"):
+        (tmp_path / name).write_text(f"changed {name}")
+        assert watch.current() != first, name
+        first = watch.current()
