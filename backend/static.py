@@ -95,10 +95,12 @@ class Release:
         return self._release
 
 
-def rendered_response(request: web.Request, body: bytes, content_type: str) -> web.Response:
+def rendered_response(
+    request: web.Request, body: bytes, content_type: str, cache_control: str = REVALIDATE
+) -> web.Response:
     """A generated body with an ETag of its own, answered 304 when the client has it."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"Cache-Control": REVALIDATE, "ETag": etag}
+    headers = {"Cache-Control": cache_control, "ETag": etag}
     if etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
     return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
@@ -160,8 +162,12 @@ def add_routes(app: web.Application, root: Path) -> None:
 
     async def config(request: web.Request) -> web.StreamResponse:
         text = (root / "pyscript.json").read_text(encoding="utf-8")
-        body = release.render_config(text, current.current()).encode()
-        return rendered_response(request, body, "application/json")
+        now = current.current()
+        body = release.render_config(text, now).encode()
+        fresh = request.query.get(release.QUERY) == now
+        return rendered_response(
+            request, body, "application/json", IMMUTABLE if fresh else REVALIDATE
+        )
 
     app.router.add_get("/", page)
     app.router.add_get("/index.html", page)

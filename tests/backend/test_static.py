@@ -192,7 +192,12 @@ async def test_the_page_names_the_app_s_files_with_its_release_and_those_are_kep
     config = await (await server.http.get(f"{server.url}/pyscript.json?v={release}")).json()
     assert config["interpreter"] == f"static/pyodide-early.mjs?v={release}"
     assert all(url.endswith(f"?v={release}") for url in config["files"])
-    for path in ("/app/auth/store.py", "/static/boot.js", f"{PYODIDE}/app/snapshot.gz"):
+    for path in (
+        "/app/auth/store.py",
+        "/static/boot.js",
+        f"{PYODIDE}/app/snapshot.gz",
+        "/pyscript.json",
+    ):
         kept = await server.http.get(f"{server.url}{path}?v={release}")
         assert kept.headers["Cache-Control"] == "public, max-age=31536000, immutable", path
         for stale in ("", "?v=000000000000"):
