@@ -16,11 +16,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import time
 from pathlib import Path
 
+import brotli
 from aiohttp import web
 
 from backend import release
@@ -95,15 +97,27 @@ class Release:
         return self._release
 
 
+@functools.lru_cache(maxsize=16)
+def _brotli(body: bytes) -> bytes:
+    return brotli.compress(body, quality=11)
+
+
 def rendered_response(
     request: web.Request, body: bytes, content_type: str, cache_control: str = REVALIDATE
 ) -> web.Response:
-    """A generated body with an ETag of its own, answered 304 when the client has it."""
+    """A generated body with an ETag of its own, answered 304 when the client has it, and sent
+    as brotli when accepted (the page is the first request of every visit: 9 KB become 3)."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"Cache-Control": cache_control, "ETag": etag}
+    headers = {"Cache-Control": cache_control, "ETag": etag, "Vary": "Accept-Encoding"}
     if etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
+    if "br" in request.headers.get("Accept-Encoding", ""):
+        headers["Content-Encoding"] = "br"
+        body = _brotli(body)
+    response = web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
+    if "Content-Encoding" not in headers:
+        response.enable_compression()
+    return response
 
 
 def safe_path(base: Path, tail: str) -> Path | None:

@@ -217,3 +217,13 @@ def test_the_release_follows_every_file_the_page_names(tmp_path):
         (tmp_path / name).write_text(f"changed {name}")
         assert watch.current() != first, name
         first = watch.current()
+
+
+@pytest.mark.parametrize(("accept", "encoding"), [("br, gzip", "br"), ("gzip", "gzip")])
+async def test_the_page_travels_compressed(server, accept, encoding):
+    plain = await (await server.http.get(server.url + "/")).read()
+    response = await server.http.get(
+        server.url + "/", headers={"Accept-Encoding": accept}, auto_decompress=False
+    )
+    assert response.headers["Content-Encoding"] == encoding
+    assert len(await response.read()) < len(plain) / 2
