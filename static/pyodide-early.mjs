@@ -194,6 +194,25 @@ const early = new Map(
   ]),
 );
 
+// PyScript fetches the start-up Python files only once the runtime is up, a few at a time: on a
+// 150 ms line, five rounds of requests after the long download. Asked for now, alongside it,
+// they wait in the HTTP cache (the page names them with its release, so they may be kept).
+const warmStartUpFiles = async () => {
+  if (!RELEASE) return; // plain names (a static host): they would be asked again anyway
+  try {
+    const config = await (await original(new URL(`../pyscript.json${RELEASE}`, import.meta.url))).json();
+    await Promise.all(
+      Object.keys(config.files ?? {}).map(async (file) => {
+        const response = await original(new URL(file, location.href), { priority: "low" });
+        await response.arrayBuffer();
+      }),
+    );
+  } catch (error) {
+    console.info("start-up files not fetched early:", String(error)); // PyScript fetches them
+  }
+};
+warmStartUpFiles();
+
 // Pyodide fetches its files with the global fetch; the first request for each early file gets
 // the response already on its way.
 const claimEarly = (input, init) => {
