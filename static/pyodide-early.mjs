@@ -224,9 +224,13 @@ const claimEarly = (input, init) => {
 };
 
 // The first paint (the sign-in form) comes before the runtime's heavy start (compiling the 1.2 MB
-// pyodide.asm.mjs holds the main thread): a frame, then a task after it.
+// pyodide.asm.mjs holds the main thread): a frame, then a task after it. A tab in the
+// background gets no frames at all, so it waits no more than a moment.
 const afterFirstPaint = () =>
-  new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+  new Promise((resolve) => {
+    requestAnimationFrame(() => setTimeout(resolve, 0));
+    setTimeout(resolve, 100);
+  });
 
 const start = (options) => {
   globalThis.fetch = claimEarly;
