@@ -61,7 +61,7 @@ class Throttle(Protocol):
 
 class History(Protocol):
     async def add(
-        self, user_id: int, message_id: str, role: str, text: str
+        self, user_id: int, message_id: str, role: str, text: str, cut: str | None = None
     ) -> ChatMessage | None: ...
     async def recent(self, user_id: int, limit: int = 100) -> list[ChatMessage]: ...
 
