@@ -29,6 +29,7 @@ from ag_ui.core import (
 
 from app.preview import guide
 from backend.history import ChatMessage
+from backend.run_wire import RunFailure
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,16 @@ class AgentContext:
     idle_timeout: float
     connected_since: float
     sockets_in_session: int
+
+
+class RunFailed(Exception):
+    """Raised by an agent to end its run early with words a person understands; the run
+    manager sends them as ``RUN_ERROR`` and keeps what was shown.  ``detail`` is for the log."""
+
+    def __init__(self, failure: RunFailure, detail: str | None = None) -> None:
+        super().__init__(failure.code)
+        self.failure = failure
+        self.detail = detail
 
 
 class Agent(Protocol):

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend.run_wire import RUN_LIMIT, RUNS_PER_SERVER, RUNS_PER_USER
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -42,6 +44,11 @@ class Settings:
     # Beyond it, HTTP 503 before the upgrade; clients back off with jitter, so a reconnect
     # storm after a restart or crash is spread over seconds instead of landing in one.
     ws_handshakes_per_second: float = 170.0
+    # Agent runs (backend.runs): concurrent per user (more wait their turn) and per server
+    # process, and the longest a run may take.
+    agent_runs_per_user: int = RUNS_PER_USER
+    agent_runs_per_server: int = RUNS_PER_SERVER
+    agent_run_limit: float = RUN_LIMIT
     # Shared storage for several replicas (None: the embedded SQLite database).
     redis_url: str | None = None
     # Proxies whose X-Forwarded-For names the real client (throttling is per client address).

@@ -4,6 +4,7 @@ Client frames are small JSON objects::
 
     {"type": "message", "id": "<client uuid>", "text": "hello"}
     {"type": "ping", "id": 7}
+    {"type": "stop", "id": "<client uuid of the message whose reply should stop>"}
 
 Parsing refuses what ``json.loads`` would let through: nesting deeper than :data:`MAX_DEPTH`,
 ``NaN``/``Infinity``, integers longer than 20 digits and lone UTF-16 surrogates.  A refusal is a
@@ -23,6 +24,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+
+from backend.run_wire import STOP, Stop, StopRefused, parse_stop
 
 MAX_DEPTH = 8
 MAX_TEXT = 8000  # characters; far below the 64 KiB frame limit even fully escaped
@@ -48,7 +51,7 @@ class Ping:
     id: int | str | None = None
 
 
-ClientFrame = ChatText | Ping
+ClientFrame = ChatText | Ping | Stop
 
 
 def _reject_constant(name: str) -> float:
@@ -137,6 +140,11 @@ def parse_client_frame(text: str) -> ClientFrame:
                 "message_too_long", f"text is longer than {MAX_TEXT} characters", message_id
             )
         return ChatText(message_id, text_value)
+    if kind == STOP:
+        try:
+            return parse_stop(data)
+        except StopRefused as exc:
+            raise ProtocolError("invalid_message", str(exc)) from None
     if not isinstance(kind, str):
         raise ProtocolError("invalid_message", "type must be a string")
     raise ProtocolError("unknown_type", f"unknown message type {kind[:32]!r}")

@@ -56,7 +56,13 @@ def settings_overrides() -> dict:
 
 
 @pytest.fixture
-async def server(tmp_path, clock, settings_overrides):
+def server_agent():
+    """The agent behind the socket (``None``: the built-in guide); override to change it."""
+    return None
+
+
+@pytest.fixture
+async def server(tmp_path, clock, settings_overrides, server_agent):
     """The real app on a real loopback socket, with a fake clock and a temporary database."""
     db = connect(tmp_path / "test.db")
     await UserStore(db, clock).add("ada", PASSWORD)
@@ -64,7 +70,8 @@ async def server(tmp_path, clock, settings_overrides):
     settings = Settings(
         root=ROOT, port=port, db_path=tmp_path / "test.db", clock=clock, **settings_overrides
     )
-    test_server = TestServer(create_app(settings, db=db), host="127.0.0.1", port=port)
+    app = create_app(settings, db=db, agent=server_agent)
+    test_server = TestServer(app, host="127.0.0.1", port=port)
     await test_server.start_server()
     url = f"http://127.0.0.1:{port}"
     jar = aiohttp.CookieJar(unsafe=True)

@@ -1,0 +1,130 @@
+"""Wire facts of agent runs, in one place so they can move to ``app/wire/`` with the rest.
+
+What the page sends to stop a reply, which AG-UI event kinds reach it, the codes and words of a
+run that ends early, how history marks a reply that was cut, and the default limits.  Nothing
+here does I/O; :mod:`backend.runs` and :mod:`backend.relay` use these names.
+
+    >>> parse_stop({"type": "stop", "id": "m-1"})
+    Stop(id='m-1')
+    >>> failure("upstream_timeout", seconds=30).message
+    'The assistant did not start answering within 30 seconds. Try again in a moment.'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# ---------------------------------------------------------------------- client → server
+
+STOP = "stop"
+"""``{"type": "stop", "id": "<client id of the message whose reply should stop>"}``"""
+
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the same alphabet as a chat message's id
+
+
+class StopRefused(ValueError):
+    """A stop frame of the wrong shape (the socket answers ``invalid_message``)."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    id: str
+
+
+def parse_stop(data: dict) -> Stop:
+    message_id = data.get("id")
+    if not isinstance(message_id, str) or not _ID.fullmatch(message_id):
+        raise StopRefused("id must be 1-64 letters, digits, - or _")
+    return Stop(message_id)
+
+
+# ---------------------------------------------------------------------- server → client
+
+RELAYED_EVENTS = (
+    "RUN_STARTED",
+    "RUN_FINISHED",
+    "RUN_ERROR",
+    "TEXT_MESSAGE_START",
+    "TEXT_MESSAGE_CONTENT",
+    "TEXT_MESSAGE_END",
+    "TOOL_CALL_START",
+    "TOOL_CALL_ARGS",
+    "TOOL_CALL_END",
+    "TOOL_CALL_RESULT",
+    "STEP_STARTED",
+    "STEP_FINISHED",
+    "REASONING_START",
+    "REASONING_MESSAGE_START",
+    "REASONING_MESSAGE_CONTENT",
+    "REASONING_MESSAGE_END",
+    "REASONING_END",
+)
+"""Every AG-UI event kind the page may receive (docs/protocol.md lists their fields).  Chunk
+events arrive expanded into start/content/end; other kinds are validated and not relayed."""
+
+REPLY_TO = "replyTo"
+"""Key in ``metadata`` of RUN_STARTED, RUN_FINISHED and RUN_ERROR: the client id of the user
+message the run answers, so the page knows which turn is streaming, stopped or failed."""
+
+# ---------------------------------------------------------------------- runs that end early
+
+CUT_STOPPED = "stopped"  # the user pressed Stop, or signed out while it streamed
+CUT_FAILED = "failed"  # the upstream failed, timed out, dropped or hit a limit
+"""Values of a history message's ``cut``: a reply that was shown only in part."""
+
+_WORDS = {
+    "stopped": "Stopped.",
+    "agent_error": "The assistant failed. Try again in a moment.",
+    "upstream_refused": (
+        "The assistant service refused the request (HTTP {status}). "
+        "Ask whoever runs this chat to check its settings."
+    ),
+    "upstream_busy": "The assistant service is busy (HTTP {status}). Try again in a moment.",
+    "upstream_failed": "The assistant service failed (HTTP {status}). Try again in a moment.",
+    "upstream_unreachable": "The assistant service cannot be reached. Try again in a moment.",
+    "upstream_timeout": (
+        "The assistant did not start answering within {seconds} seconds. Try again in a moment."
+    ),
+    "upstream_dropped": "The assistant's answer broke off before it was finished. Try again.",
+    "upstream_invalid": (
+        "The assistant sent something this chat cannot read, so its answer was stopped."
+    ),
+    "upstream_error": "The assistant reported an error: {detail}",
+    "too_big": "The answer was longer than this chat accepts ({kib} KiB), so it was cut.",
+    "run_too_long": "The answer took longer than {seconds} seconds, so it was stopped.",
+    "server_busy": "The assistant is busy with other conversations. Try again in a moment.",
+    "queue_full": (
+        "Too many messages are waiting for an answer. Wait for the replies, or stop them."
+    ),
+}
+"""Every ``RUN_ERROR`` code the server sends, with the words a person reads."""
+
+RUN_ERROR_CODES = frozenset(_WORDS)
+MAX_DETAIL = 500  # characters of an upstream's own error message that reach the page
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    code: str
+    message: str
+
+
+def failure(code: str, **facts: object) -> RunFailure:
+    """The ``RUN_ERROR`` a person understands for ``code``, filled in with ``facts``."""
+    return RunFailure(code, _WORDS[code].format(**facts))
+
+
+def seconds(value: float) -> str:
+    """``30`` for 30.0, ``0.5`` for 0.5: how a limit reads in a sentence."""
+    return f"{value:g}"
+
+
+# ---------------------------------------------------------------------- limits
+
+AGENT_TIMEOUT = 30.0  # seconds until the upstream's first byte
+RUN_LIMIT = 300.0  # seconds a run may take in all
+MAX_RUN_BYTES = 1024 * 1024  # upstream bytes per run
+RUNS_PER_USER = 1  # concurrent runs per user; more messages wait their turn
+RUNS_PER_SERVER = 64  # concurrent runs per server process
+WAITING_PER_USER = 16  # messages waiting for a run per user, beyond the running ones

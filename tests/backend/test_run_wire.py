@@ -1,0 +1,37 @@
+"""The run wire facts: the stop frame and the words of every early end."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.protocol import ProtocolError, parse_client_frame
+from backend.run_wire import RUN_ERROR_CODES, Stop, failure
+
+
+def test_the_stop_frame_parses():
+    assert parse_client_frame('{"type": "stop", "id": "m-1"}') == Stop("m-1")
+
+
+@pytest.mark.parametrize(
+    "raw", ['{"type": "stop"}', '{"type": "stop", "id": 5}', '{"type": "stop", "id": "a b"}']
+)
+def test_a_stop_frame_of_the_wrong_shape_is_an_invalid_message(raw):
+    with pytest.raises(ProtocolError) as refused:
+        parse_client_frame(raw)
+    assert refused.value.code == "invalid_message"
+
+
+FACTS = {"status": 503, "seconds": "30", "kib": 1024, "detail": "model overloaded"}
+
+
+@pytest.mark.parametrize("code", sorted(RUN_ERROR_CODES))
+def test_every_code_has_a_sentence(code):
+    words = failure(code, **FACTS).message
+    assert words[0].isupper()
+    assert words.endswith(".") or code == "upstream_error"  # ends with the upstream's words
+    assert "{" not in words
+
+
+def test_the_facts_are_in_the_words():
+    assert "HTTP 401" in failure("upstream_refused", status=401).message
+    assert "1024 KiB" in failure("too_big", kib=1024).message
