@@ -6,7 +6,7 @@ here does I/O; :mod:`backend.runs` and :mod:`backend.relay` use these names.
 
     >>> parse_stop({"type": "stop", "id": "m-1"})
     Stop(id='m-1')
-    >>> failure("upstream_timeout", seconds=30).message
+    >>> failure("upstream_timeout", duration=duration(30.0)).message
     'The assistant did not start answering within 30 seconds. Try again in a moment.'
 """
 
@@ -84,7 +84,7 @@ _WORDS = {
     "upstream_failed": "The assistant service failed (HTTP {status}). Try again in a moment.",
     "upstream_unreachable": "The assistant service cannot be reached. Try again in a moment.",
     "upstream_timeout": (
-        "The assistant did not start answering within {seconds} seconds. Try again in a moment."
+        "The assistant did not start answering within {duration}. Try again in a moment."
     ),
     "upstream_dropped": "The assistant's answer broke off before it was finished. Try again.",
     "upstream_invalid": (
@@ -92,7 +92,7 @@ _WORDS = {
     ),
     "upstream_error": "The assistant reported an error: {detail}",
     "too_big": "The answer was longer than this chat accepts ({kib} KiB), so it was cut.",
-    "run_too_long": "The answer took longer than {seconds} seconds, so it was stopped.",
+    "run_too_long": "The answer took longer than {duration}, so it was stopped.",
     "server_busy": "The assistant is busy with other conversations. Try again in a moment.",
     "queue_full": (
         "Too many messages are waiting for an answer. Wait for the replies, or stop them."
@@ -115,9 +115,9 @@ def failure(code: str, **facts: object) -> RunFailure:
     return RunFailure(code, _WORDS[code].format(**facts))
 
 
-def seconds(value: float) -> str:
-    """``30`` for 30.0, ``0.5`` for 0.5: how a limit reads in a sentence."""
-    return f"{value:g}"
+def duration(seconds: float) -> str:
+    """How a limit reads in a sentence: ``30 seconds``, ``1 second``, ``0.5 seconds``."""
+    return f"{seconds:g} second" + ("" if seconds == 1 else "s")
 
 
 # ---------------------------------------------------------------------- limits

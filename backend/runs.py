@@ -46,8 +46,8 @@ from backend.run_wire import (
     REPLY_TO,
     WAITING_PER_USER,
     RunFailure,
+    duration,
     failure,
-    seconds,
 )
 from backend.storage import History
 
@@ -248,7 +248,7 @@ class RunManager:
             elif limit < self.run_limit:  # the session ends first: nobody is there to read it
                 await self._keep_shown(run, shown, CUT_STOPPED)
             else:
-                await self._fail(run, shown, failure("run_too_long", seconds=seconds(limit)))
+                await self._fail(run, shown, failure("run_too_long", duration=duration(limit)))
         except RunFailed as failed:
             await self._fail(run, shown, failed.failure)
         except Exception:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.protocol import ProtocolError, parse_client_frame
-from backend.run_wire import RUN_ERROR_CODES, Stop, failure
+from backend.run_wire import RUN_ERROR_CODES, Stop, duration, failure
 
 
 def test_the_stop_frame_parses():
@@ -21,7 +21,7 @@ def test_a_stop_frame_of_the_wrong_shape_is_an_invalid_message(raw):
     assert refused.value.code == "invalid_message"
 
 
-FACTS = {"status": 503, "seconds": "30", "kib": 1024, "detail": "model overloaded"}
+FACTS = {"status": 503, "duration": "30 seconds", "kib": 1024, "detail": "model overloaded"}
 
 
 @pytest.mark.parametrize("code", sorted(RUN_ERROR_CODES))
@@ -30,6 +30,10 @@ def test_every_code_has_a_sentence(code):
     assert words[0].isupper()
     assert words.endswith(".") or code == "upstream_error"  # ends with the upstream's words
     assert "{" not in words
+
+
+def test_durations_read_as_words():
+    assert [duration(s) for s in (30.0, 1.0, 0.5)] == ["30 seconds", "1 second", "0.5 seconds"]
 
 
 def test_the_facts_are_in_the_words():
