@@ -1,8 +1,11 @@
 """Agents: given the conversation, an async stream of AG-UI events.
 
-The socket code only knows :class:`Agent`; swapping the built-in :class:`GuideAgent` for a real
-model means writing another class with the same ``run`` method.  Events are the
-``ag-ui-protocol`` package's models, serialised with their camelCase aliases.
+The run manager (:mod:`backend.runs`) only knows :class:`Agent`: the built-in
+:class:`GuideAgent`, or :class:`backend.relay.client.AguiRelay` for a real agent behind
+``--agent-url``, or any other class with the same ``run`` method (and, if it holds a client,
+a ``lifespan`` cleanup context).  Events are the ``ag-ui-protocol`` package's models,
+serialised with their camelCase aliases; an agent ends its run early by raising
+:class:`RunFailed`.
 
     agent = GuideAgent()
     async for event in agent.run(conversation, context):

@@ -113,13 +113,11 @@ class RunManager:
             origin.expires_at,
             origin.deadline,
         )
-        runs = self._runs.setdefault(run.user_id, {})
-        if sum(r.waiting for r in runs.values()) >= WAITING_PER_USER:
+        waiting = sum(r.waiting for r in self._runs.get(run.user_id, {}).values())
+        if waiting >= WAITING_PER_USER:
             await self._send(run, self._error_frame(run, failure("queue_full")))
-            if not runs:
-                del self._runs[run.user_id]
             return
-        runs[message_id] = run
+        self._runs.setdefault(run.user_id, {})[message_id] = run
         run.task = asyncio.create_task(self._run(run))
         run.task.add_done_callback(lambda _task: self._forget(run))
 
@@ -148,10 +146,6 @@ class RunManager:
             if run.task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await run.task
-
-    def count(self) -> int:
-        """Runs streaming now (waiting ones not counted)."""
-        return self._streaming
 
     # ------------------------------------------------------------------ one run
 
