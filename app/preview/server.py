@@ -259,7 +259,7 @@ class PreviewServer:
         socket._deliver(frames.ack(frame.id, duplicate=duplicate))
         if not duplicate:
             self._store(frame.id, "user", frame.text)
-            run = asyncio.ensure_future(self._answer(socket, frame.text))
+            run = asyncio.ensure_future(self._answer(socket, frame.id, frame.text))
             self._runs.add(run)
             run.add_done_callback(self._runs.discard)
 
@@ -268,7 +268,7 @@ class PreviewServer:
             {"id": message_id, "role": role, "text": text, "created_at": self.clock()}
         )
 
-    async def _answer(self, asked: SimulatedSocket, text: str) -> None:
+    async def _answer(self, asked: SimulatedSocket, reply_to: str, text: str) -> None:
         """Stream the guide's reply to the asking tab's current socket, then store it."""
         tab = _tab_of(asked.url)
         facts = guide.Facts(
@@ -282,7 +282,7 @@ class PreviewServer:
                 if _tab_of(socket.url) == tab:
                     socket._deliver(frame)
 
-        send(frames.run_started("preview", run_id))
+        send(frames.run_started("preview", run_id, reply_to))
         send(frames.text_start(message_id))
         answer = guide.reply(text, facts)
         for chunk in guide.chunks(answer, behaviour.words_per_chunk):
@@ -291,7 +291,7 @@ class PreviewServer:
             send(frames.text_content(message_id, chunk))
         send(frames.text_end(message_id))
         self._store(message_id, "assistant", answer)
-        send(frames.run_finished("preview", run_id))
+        send(frames.run_finished("preview", run_id, reply_to))
 
     # ------------------------------------------------------------------ the toolbar's levers
 

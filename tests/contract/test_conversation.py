@@ -90,7 +90,8 @@ async def test_a_message_is_acknowledged_then_answered_in_ag_ui_events(client):
     assert set(kinds[3:-2]) == {"TEXT_MESSAGE_CONTENT"} and len(kinds[3:-2]) > 1
     start = streamed[2]
     assert start == frames.text_start(start["messageId"])
-    assert set(streamed[1]) == set(frames.run_started("t", "r"))
+    assert set(streamed[1]) == set(frames.run_started("t", "r", "m1"))
+    assert streamed[1]["metadata"] == {"replyTo": "m1"} == streamed[-1]["metadata"]
     conversation = Conversation()
     conversation.send("m1", "hello there")
     for frame in streamed:
