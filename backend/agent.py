@@ -1,8 +1,11 @@
 """Agents: given the conversation, an async stream of AG-UI events.
 
-The socket code only knows :class:`Agent`; swapping the built-in :class:`GuideAgent` for a real
-model means writing another class with the same ``run`` method.  Events are the
-``ag-ui-protocol`` package's models, serialised with their camelCase aliases.
+The run manager (:mod:`backend.runs`) only knows :class:`Agent`: the built-in
+:class:`GuideAgent`, or :class:`backend.relay.client.AguiRelay` for a real agent behind
+``--agent-url``, or any other class with the same ``run`` method (and, if it holds a client,
+a ``lifespan`` cleanup context).  Events are the ``ag-ui-protocol`` package's models,
+serialised with their camelCase aliases; an agent ends its run early by raising
+:class:`RunFailed`.
 
     agent = GuideAgent()
     async for event in agent.run(conversation, context):
@@ -28,6 +31,7 @@ from ag_ui.core import (
 )
 
 from app.wire import guide
+from app.wire.agent_runs import RunFailure
 from backend.history import ChatMessage
 
 
@@ -42,6 +46,16 @@ class AgentContext:
     idle_timeout: float
     connected_since: float
     sockets_in_session: int
+
+
+class RunFailed(Exception):
+    """Raised by an agent to end its run early with words a person understands; the run
+    manager sends them as ``RUN_ERROR`` and keeps what was shown.  ``detail`` is for the log."""
+
+    def __init__(self, failure: RunFailure, detail: str | None = None) -> None:
+        super().__init__(failure.code)
+        self.failure = failure
+        self.detail = detail
 
 
 class Agent(Protocol):

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import secrets
 import socket
 import sys
@@ -19,11 +20,21 @@ from pathlib import Path
 
 from aiohttp import web
 
-from app.wire.limits import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT
+from app.wire.limits import (
+    ABSOLUTE_TIMEOUT,
+    AGENT_TIMEOUT,
+    IDLE_TIMEOUT,
+    MAX_RUN_BYTES,
+    RUN_LIMIT,
+    RUNS_PER_SERVER,
+    RUNS_PER_USER,
+)
 from backend import runtime, storage
-from backend.agent import AGENTS
+from backend.agent import AGENTS, Agent
 from backend.app import create_app
 from backend.config import ROOT, Settings
+from backend.relay.client import AguiRelay, RelayConfig, check_url
+from backend.relay.headers import ENVIRONMENT, HeaderRefused, parse_headers
 from backend.storage_url import SQLITE, open_storage, sqlite_path
 from backend.users import InvalidUser, Users
 
@@ -36,6 +47,30 @@ def _positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError("must be a positive number of seconds")
     return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a whole number of at least 1")
+    return value
+
+
+def _agent_url(text: str) -> str:
+    """Checked here so a mistake is reported without echoing the address (it may hold a key)."""
+    try:
+        return check_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _header(text: str) -> str:
+    """Checked here so a mistake is reported by name; argparse would echo the value."""
+    try:
+        parse_headers([text], None)
+    except HeaderRefused as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def serve_parser() -> argparse.ArgumentParser:
@@ -82,8 +117,59 @@ def serve_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--agent",
         choices=sorted(AGENTS),
-        default="guide",
+        default=None,
         help="who answers chat messages (default: the built-in guide)",
+    )
+    agent = parser.add_argument_group("an AG-UI agent behind the chat (see README)")
+    agent.add_argument(
+        "--agent-url",
+        type=_agent_url,
+        metavar="URL",
+        help="relay each chat turn to this AG-UI endpoint (POST RunAgentInput, event stream)",
+    )
+    agent.add_argument(
+        "--agent-header",
+        action="append",
+        default=[],
+        type=_header,
+        metavar="'NAME: VALUE'",
+        help=f"a header for the agent's requests (repeatable; never logged); {ENVIRONMENT} "
+        "holds more, one per line, out of the process list",
+    )
+    agent.add_argument(
+        "--agent-timeout",
+        type=_positive,
+        default=AGENT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"the longest wait for the agent's first byte (default {AGENT_TIMEOUT:g})",
+    )
+    agent.add_argument(
+        "--agent-run-limit",
+        type=_positive,
+        default=RUN_LIMIT,
+        metavar="SECONDS",
+        help=f"the longest one answer may take (default {RUN_LIMIT:g})",
+    )
+    agent.add_argument(
+        "--agent-max-bytes",
+        type=_count,
+        default=MAX_RUN_BYTES,
+        metavar="N",
+        help=f"the most bytes one answer may have (default {MAX_RUN_BYTES})",
+    )
+    agent.add_argument(
+        "--agent-runs-per-user",
+        type=_count,
+        default=RUNS_PER_USER,
+        metavar="N",
+        help=f"answers one user gets at once; further messages wait (default {RUNS_PER_USER})",
+    )
+    agent.add_argument(
+        "--agent-runs-per-server",
+        type=_count,
+        default=RUNS_PER_SERVER,
+        metavar="M",
+        help=f"answers this process streams at once (default {RUNS_PER_SERVER})",
     )
     parser.add_argument(
         "--ws-messages-per-minute",
@@ -207,8 +293,31 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
+def make_agent(args: argparse.Namespace, environment: dict[str, str]) -> Agent:
+    """The guide (default), another built-in agent, or the relay to ``--agent-url``."""
+    if args.agent_url is None:
+        return AGENTS[args.agent or "guide"]()
+    headers = parse_headers(args.agent_header, environment.get(ENVIRONMENT))
+    return AguiRelay(
+        RelayConfig(
+            args.agent_url,
+            headers,
+            first_byte_timeout=args.agent_timeout,
+            max_bytes=args.agent_max_bytes,
+        )
+    )
+
+
 def serve(argv: list[str]) -> int:
     args = serve_parser().parse_args(argv)
+    if args.agent_url is not None and args.agent is not None:
+        print("server.py: --agent and --agent-url exclude each other", file=sys.stderr)
+        return 2
+    try:
+        agent = make_agent(args, dict(os.environ))
+    except HeaderRefused as exc:
+        print(f"server.py: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("aiohttp.access").disabled = True  # ours logs without query strings
     if args.root is not None and not (args.root / "index.html").is_file():
@@ -245,11 +354,14 @@ def serve(argv: list[str]) -> int:
         ws_rate_per_minute=args.ws_messages_per_minute,
         ws_handshakes_per_second=args.max_handshakes_per_second,
         trusted_proxies=frozenset(args.trusted_proxy),
+        agent_runs_per_user=args.agent_runs_per_user,
+        agent_runs_per_server=args.agent_runs_per_server,
+        agent_run_limit=args.agent_run_limit,
     )
     shown = f"[{args.host}]" if ":" in args.host else args.host
     where = f"database {args.db}" if url == f"{SQLITE}{args.db}" else f"storage {url}"
     print(f"Serving PyChat on http://{shown}:{port}/ ({where})", flush=True)
-    app = create_app(settings, agent=AGENTS[args.agent]())
+    app = create_app(settings, agent=agent)
     tune_garbage_collector()
     web.run_app(
         app,

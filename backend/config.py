@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.wire.limits import ABSOLUTE_TIMEOUT, IDLE_TIMEOUT
+from app.wire.limits import (
+    ABSOLUTE_TIMEOUT,
+    IDLE_TIMEOUT,
+    RUN_LIMIT,
+    RUNS_PER_SERVER,
+    RUNS_PER_USER,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,6 +52,11 @@ class Settings:
     # Beyond it, HTTP 503 before the upgrade; clients back off with jitter, so a reconnect
     # storm after a restart or crash is spread over seconds instead of landing in one.
     ws_handshakes_per_second: float = 170.0
+    # Agent runs (backend.runs): concurrent per user (more wait their turn) and per server
+    # process, and the longest a run may take.
+    agent_runs_per_user: int = RUNS_PER_USER
+    agent_runs_per_server: int = RUNS_PER_SERVER
+    agent_run_limit: float = RUN_LIMIT
     # Proxies whose X-Forwarded-For names the real client (throttling is per client address).
     trusted_proxies: frozenset[str] = frozenset()
     clock: Callable[[], float] = field(default=time.time, compare=False)

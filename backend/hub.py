@@ -89,6 +89,9 @@ class Hub:
         self._presence = presence
         self._signals = signals
         self.replica = replica or uuid.uuid4().hex[:12]
+        # Told of every session whose sockets close here (sign-out, revocation, expiry), even
+        # one with no socket here: what else the session owns ends with it (agent runs).
+        self.session_listeners: list[Callable[[bytes], object]] = []
         self._sweeper: asyncio.Task | None = None
         signals.subscribe(self._on_signal)
 
@@ -147,6 +150,8 @@ class Hub:
         self, session_hash: bytes, code: int = UNAUTHORIZED, reason: str = "signed out"
     ) -> int:
         """Close this replica's sockets of the session."""
+        for listener in self.session_listeners:
+            listener(session_hash)
         conns = list(self._sessions.pop(session_hash, {}).values())
         await asyncio.gather(*(c.close(code, reason) for c in conns))
         return len(conns)

@@ -204,8 +204,12 @@ class RedisHits:
 
 ADD_MESSAGE = """
 if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[6]) then return 0 end
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*',
-           'id', ARGV[1], 'role', ARGV[2], 'text', ARGV[3], 'created_at', ARGV[4])
+local fields = {'id', ARGV[1], 'role', ARGV[2], 'text', ARGV[3], 'created_at', ARGV[4]}
+if ARGV[7] ~= '' then
+  table.insert(fields, 'cut')
+  table.insert(fields, ARGV[7])
+end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', unpack(fields))
 return 1
 """
 
@@ -216,18 +220,19 @@ class RedisHistory:
         self._clock = clock
         self._add = redis.register_script(ADD_MESSAGE)
 
-    async def add(self, user_id: int, message_id: str, role: str, text: str) -> ChatMessage | None:
+    async def add(
+        self, user_id: int, message_id: str, role: str, text: str, cut: str | None = None
+    ) -> ChatMessage | None:
         now = self._clock()
         keys = [f"{PREFIX}history:{user_id}", f"{PREFIX}seen:{user_id}:{message_id}"]
-        added = await guarded(
-            self._add(keys=keys, args=[message_id, role, text, now, HISTORY_CAP, SEEN_FOR])
-        )
-        return ChatMessage(message_id, role, text, now) if added else None
+        args = [message_id, role, text, now, HISTORY_CAP, SEEN_FOR, cut or ""]
+        added = await guarded(self._add(keys=keys, args=args))
+        return ChatMessage(message_id, role, text, now, cut) if added else None
 
     async def recent(self, user_id: int, limit: int = 100) -> list[ChatMessage]:
         entries = await guarded(self._redis.xrevrange(f"{PREFIX}history:{user_id}", count=limit))
         return [
-            ChatMessage(f["id"], f["role"], f["text"], float(f["created_at"]))
+            ChatMessage(f["id"], f["role"], f["text"], float(f["created_at"]), f.get("cut"))
             for _entry_id, f in reversed(entries)
         ]
 

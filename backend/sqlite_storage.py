@@ -41,11 +41,14 @@ CREATE TABLE IF NOT EXISTS messages (
     role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
     text TEXT NOT NULL,
     created_at REAL NOT NULL,
+    cut TEXT,
     UNIQUE (user_id, id)
 );
 -- recent() reads the newest rows of one user: without this it sorts all of them.
 CREATE INDEX IF NOT EXISTS messages_by_user ON messages (user_id, seq);
 """
+# Databases made before replies could be cut gain the column on open.
+CUT_COLUMN = "ALTER TABLE messages ADD COLUMN cut TEXT"
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
@@ -57,6 +60,9 @@ def connect(path: Path | str) -> sqlite3.Connection:
     connection.execute("PRAGMA foreign_keys=ON")
     connection.execute("PRAGMA busy_timeout=5000")
     connection.executescript(SCHEMA)
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(messages)")}
+    if "cut" not in columns:
+        connection.execute(CUT_COLUMN)
     return connection
 
 
@@ -169,20 +175,23 @@ class SqliteHistory:
         self._db = db
         self._clock = clock
 
-    async def add(self, user_id: int, message_id: str, role: str, text: str) -> ChatMessage | None:
+    async def add(
+        self, user_id: int, message_id: str, role: str, text: str, cut: str | None = None
+    ) -> ChatMessage | None:
         now = self._clock()
         try:
             self._db.execute(
-                "INSERT INTO messages (user_id, id, role, text, created_at) VALUES (?, ?, ?, ?, ?)",
-                (user_id, message_id, role, text, now),
+                "INSERT INTO messages (user_id, id, role, text, created_at, cut)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, message_id, role, text, now, cut),
             )
         except sqlite3.IntegrityError:
             return None
-        return ChatMessage(message_id, role, text, now)
+        return ChatMessage(message_id, role, text, now, cut)
 
     async def recent(self, user_id: int, limit: int = 100) -> list[ChatMessage]:
         rows = self._db.execute(
-            "SELECT id, role, text, created_at FROM messages WHERE user_id = ?"
+            "SELECT id, role, text, created_at, cut FROM messages WHERE user_id = ?"
             " ORDER BY seq DESC LIMIT ?",
             (user_id, limit),
         ).fetchall()

@@ -17,13 +17,12 @@ not got acknowledged and retries with backoff.
 
 Then ``welcome`` and ``history`` frames, and the receive loop: every frame is rate limited,
 parsed strictly and answered; a chat message is acknowledged by id, stored once and answered
-by the agent, whose AG-UI events stream to the tab's current socket.  See docs/protocol.md.
+by an agent run (:mod:`backend.runs`), whose AG-UI events stream to the tab's current socket;
+a stop frame stops that run.  See docs/protocol.md.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -36,6 +35,7 @@ from app.wire.client_frames import (
     ChatText,
     Ping,
     ProtocolError,
+    Stop,
     dumps,
     parse_client_frame,
 )
@@ -50,20 +50,18 @@ from app.wire.close_codes import (
 from app.wire.limits import HISTORY_LIMIT, MAX_FRAME
 from app.wire.urls import SOCKET_URL
 from backend import auth
-from backend.agent import Agent, AgentContext, event_frame
+from backend.agent import Agent
 from backend.errors import json_error
 from backend.hub import Connection, Hub
 from backend.keys import HUB, SETTINGS, STORAGE
 from backend.ratelimit import TokenBucket, WindowCounter
+from backend.runs import RUNS, RunManager
 from backend.sessions import TOUCH_EVERY
 from backend.storage import StorageUnavailable
 
 log = logging.getLogger("pychat.ws")
 
-AGENT = web.AppKey("agent", Agent)
 ORIGINS = web.AppKey("ws_origins", frozenset)
-TASKS = web.AppKey("agent_tasks", set)
-LOCKS = web.AppKey("agent_locks", dict)
 ADMISSION = web.AppKey("ws_admission", TokenBucket)
 ADMISSION_BURST = 10
 
@@ -174,10 +172,13 @@ async def _receive(request: web.Request, conn: Connection, limits: Limits) -> No
         await _handle(request, conn, frame)
 
 
-async def _handle(request: web.Request, conn: Connection, frame: ChatText | Ping) -> None:
+async def _handle(request: web.Request, conn: Connection, frame: ChatText | Ping | Stop) -> None:
     app = request.app
     if isinstance(frame, Ping):
         await conn.send(dumps(frames.pong(frame.id)))
+        return
+    if isinstance(frame, Stop):  # nothing to stop (already finished) is not an error
+        app[RUNS].stop(conn.user_id, frame.id)
         return
     now = app[SETTINGS].clock()
     storage = app[STORAGE]
@@ -193,79 +194,32 @@ async def _handle(request: web.Request, conn: Connection, frame: ChatText | Ping
     stored = await storage.history.add(conn.user_id, frame.id, "user", frame.text)
     await conn.send(dumps(frames.ack(frame.id, duplicate=stored is None)))
     if stored is not None:
-        task = asyncio.create_task(_answer(app, conn, conn.expires_at, frame.id))
-        app[TASKS].add(task)
-        task.add_done_callback(app[TASKS].discard)
-
-
-async def _answer(
-    app: web.Application, origin: Connection, expires_at: float, message_id: str
-) -> None:
-    """Run the agent on the conversation up to ``message_id`` and stream its events to the
-    tab's current socket (which may be a newer one than the socket that asked, after a
-    reconnect).  The reply is stored when complete."""
-    lock = app[LOCKS].setdefault(origin.user_id, asyncio.Lock())
-    async with lock:
-        settings = app[SETTINGS]
-        hub = app[HUB]
-        history = app[STORAGE].history
-        run_id = uuid.uuid4().hex
-        context = AgentContext(
-            user=origin.user_name,
-            thread_id=f"user-{origin.user_id}",
-            run_id=run_id,
-            session_expires_at=expires_at,
-            idle_timeout=settings.idle_timeout,
-            connected_since=origin.connected_at,
-            sockets_in_session=hub.count(origin.session_hash),
-        )
-        texts: dict[str, list[str]] = {}
-        try:
-            conversation = await history.recent(origin.user_id, 20)
-            cut = next((i for i, m in enumerate(conversation) if m.id == message_id), None)
-            if cut is not None:  # answer this message, even if other replies landed since
-                conversation = conversation[: cut + 1]
-            async for event in app[AGENT].run(conversation, context):
-                frame = event_frame(event)
-                if frame["type"] == "TEXT_MESSAGE_START":
-                    texts[frame["messageId"]] = []
-                elif frame["type"] == "TEXT_MESSAGE_CONTENT":
-                    texts.setdefault(frame["messageId"], []).append(frame["delta"])
-                elif frame["type"] == "TEXT_MESSAGE_END":
-                    await history.add(
-                        origin.user_id,
-                        frame["messageId"],
-                        "assistant",
-                        "".join(texts.pop(frame["messageId"], [])),
-                    )
-                target = hub.current(origin.session_hash, origin.tab)
-                if target is not None:
-                    await target.send(dumps(frame))
-        except Exception:
-            log.exception("agent run failed")
-            target = hub.current(origin.session_hash, origin.tab)
-            if target is not None:
-                await target.send(dumps(frames.run_error("The assistant failed.", "agent_error")))
-    if not lock.locked() and app[LOCKS].get(origin.user_id) is lock:
-        del app[LOCKS][origin.user_id]
+        await app[RUNS].start(conn, frame.id)
 
 
 async def _shutdown(app: web.Application) -> None:
     await app[HUB].close_all(SERVICE_RESTART, "server restart")
-    for task in list(app[TASKS]):
-        task.cancel()
-    for task in list(app[TASKS]):
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    await app[RUNS].close()
 
 
 def setup(app: web.Application, settings, agent: Agent) -> None:
     storage = app[STORAGE]
     app[HUB] = Hub(storage.sessions.deadline, settings.clock, storage.presence, storage.signals)
-    app[AGENT] = agent
+    app[RUNS] = RunManager(
+        agent,
+        app[HUB],
+        storage.history,
+        settings.clock,
+        idle_timeout=settings.idle_timeout,
+        runs_per_user=settings.agent_runs_per_user,
+        runs_per_server=settings.agent_runs_per_server,
+        run_limit=settings.agent_run_limit,
+    )
+    app[HUB].session_listeners.append(app[RUNS].end_session)
+    lifespan = getattr(agent, "lifespan", None)  # agents with a client to open and close
+    if lifespan is not None:
+        app.cleanup_ctx.append(lifespan)
     app[ORIGINS] = settings.allowed_origins
-    app[TASKS] = set()
-    app[LOCKS] = {}
     app[ADMISSION] = TokenBucket(settings.ws_handshakes_per_second, ADMISSION_BURST, time.monotonic)
     app.cleanup_ctx.append(app[HUB].run_sweeper)
     app.on_shutdown.append(_shutdown)

@@ -80,10 +80,18 @@ def _stop(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
 class ServerProcess:
     """``python server.py`` on a free loopback port; ``url`` once it answers /api/health."""
 
-    def __init__(self, db: Path, *extra: str, port: int = 0, wrapper: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        db: Path,
+        *extra: str,
+        port: int = 0,
+        wrapper: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.db = db
         self.wrapper = wrapper  # e.g. ("taskset", "-c", "0") to pin the server to a core
         self.extra = extra
+        self.env = env  # added to this process's environment
         self.port = port
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
@@ -109,6 +117,7 @@ class ServerProcess:
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
+            env={**os.environ, **self.env} if self.env else None,
         )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout

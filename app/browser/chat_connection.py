@@ -40,6 +40,7 @@ from app.chat.session import (
     Refused,
     RetryMessage,
     RetryRequested,
+    RetryTurn,
     SendFrame,
     SendText,
     SessionChecked,
@@ -47,6 +48,7 @@ from app.chat.session import (
     Start,
     StartTimer,
     Stop,
+    StopReply,
     TimerFired,
     Visible,
 )
@@ -119,6 +121,15 @@ class ChatConnection:
 
     def retry_message(self, message_id: str) -> None:
         self.dispatch(RetryMessage(message_id))
+
+    def retry_turn(self, reply_to: str) -> Accepted:
+        """Ask the question of a failed answer again, under a new id."""
+        effects = self.dispatch(RetryTurn(reply_to, uuid.uuid4().hex))
+        refused = [e for e in effects if isinstance(e, Refused)]
+        return refused[0].why if refused else Accepted.OK
+
+    def stop_reply(self) -> None:
+        self.dispatch(StopReply())
 
     def rescale_timers(self) -> None:
         """The preview's fast-forward changed: running timers follow at once."""

@@ -3,7 +3,10 @@
 Mounted by :mod:`app.browser.chat` once sign-in is confirmed, unmounted on sign-out.  It holds
 a lease on the registry's socket for as long as it is mounted; collapsing only hides its body.
 What it shows is decided by :mod:`app.chat.view` and :mod:`app.chat.status`.  All text (the
-user's and the assistant's) is set with ``textContent``: it is never parsed as HTML.
+user's, the assistant's, a tool's arguments and answer, reasoning) is set with
+``textContent``: it is never parsed as HTML.  Tool calls, steps and reasoning are compact lines
+(``li.chat-activity``); tool calls and reasoning open and close as native
+``<details>``/``<summary>``, which keyboards and screen readers already know.
 """
 
 from __future__ import annotations
@@ -25,7 +28,15 @@ from app.chat.conversation import Accepted, Message
 from app.chat.markdown import ALLOWED, Element, Node, render
 from app.chat.session import Changed
 from app.chat.status import describe
-from app.chat.view import EMPTY_LOG, message_view, refusal
+from app.chat.view import (
+    EMPTY_LOG,
+    SendButton,
+    activity_view,
+    message_view,
+    refusal,
+    send_button,
+)
+from app.net.connection import ConnState
 from app.net.registry import ConnectionRegistry, Lease
 from app.wire.limits import MAX_TEXT
 
@@ -68,17 +79,20 @@ class ChatPanel:
         self.markdown_started = False
         self.rendered: dict[str, str] = {}  # message id -> text last rendered as Markdown
         self.copying: asyncio.Future | None = None
+        self.shown_button: SendButton | None = None
 
     # ------------------------------------------------------------ mount / unmount
 
     def mount(self, parent: Any) -> None:
         self.root = self._build()
+        self.shown_button = None  # a new button, as the page has it
         parent.appendChild(self.root)
         self.lease = self.registry.acquire(self.user)
         self.connection = self.lease.socket  # type: ignore[assignment]
         self.unsubscribe = self.connection.subscribe(self.on_change)
         self.render_all()
         self.render_connection()
+        self.render_send_button()
         # Never before sign-in and never blocking the panel: the install starts once the first
         # connection attempt has an outcome (see on_change), so the socket does not share the
         # page's one thread with micropip while it opens.
@@ -195,9 +209,8 @@ class ChatPanel:
             },
         )
         form.appendChild(self.input)
-        form.appendChild(
-            el("button", {"id": "chat-send", "type": "submit", "class": "button"}, "Send")
-        )
+        self.send = el("button", {"id": "chat-send", "type": "submit", "class": "button"}, "Send")
+        form.appendChild(self.send)
         body.appendChild(form)
         root.appendChild(body)
         self.body = body
@@ -208,6 +221,7 @@ class ChatPanel:
         self.listeners.add(self.toggle, "click", self._on_toggle)
         self.listeners.add(self.close, "click", lambda _e: self.on_close())
         self.listeners.add(self.log, "click", self._on_log_click)
+        self.listeners.add(self.send, "click", self._on_send_click)
         return root
 
     # ------------------------------------------------------------ events
@@ -223,6 +237,12 @@ class ChatPanel:
             self.notice.textContent = ""
         else:
             self.notice.textContent = refusal(accepted)
+
+    def _on_send_click(self, event: Any) -> None:
+        if self.send.dataset.action == "stop":  # a type=button: it never submits the form
+            event.preventDefault()
+            if self.connection is not None:
+                self.connection.stop_reply()
 
     def _on_key(self, event: Any) -> None:
         if event.key == "Enter" and not event.shiftKey and not event.isComposing:
@@ -240,6 +260,8 @@ class ChatPanel:
         target = event.target
         if target.classList.contains("chat-message-retry") and self.connection is not None:
             self.connection.retry_message(str(target.dataset.id))
+        elif target.classList.contains("chat-turn-retry") and self.connection is not None:
+            self.connection.retry_turn(str(target.dataset.replyTo))
         elif target.classList.contains("md-copy"):
             code = target.closest(".md-code").querySelector("code").textContent
             self.copying = asyncio.ensure_future(self._copy(target, str(code)))  # keep a ref
@@ -264,6 +286,7 @@ class ChatPanel:
             message = self.connection.conversation.find(message_id) if self.connection else None
             if message is not None:
                 self.render_message(message)
+        self.render_send_button()
 
     # ------------------------------------------------------------ rendering
 
@@ -280,6 +303,24 @@ class ChatPanel:
         else:
             self.timers.cancel(TICKER)
 
+    def render_send_button(self) -> None:
+        if self.connection is None:
+            return
+        conversation = self.connection.conversation
+        button = send_button(
+            answering=bool(conversation.answering()),
+            stopping=conversation.stopping(),
+            connected=self.connection.conn.state is ConnState.OPEN,
+        )
+        if button == self.shown_button:  # every streamed piece lands here: touch the DOM less
+            return
+        self.shown_button = button
+        self.send.dataset.action = button.action
+        self.send.setAttribute("type", "submit" if button.action == "send" else "button")
+        self.send.setAttribute("aria-label", button.hint)
+        self.send.textContent = button.label
+        self.send.disabled = button.disabled
+
     def render_all(self) -> None:
         if self.connection is None:
             return
@@ -294,6 +335,14 @@ class ChatPanel:
 
     def render_message(self, message: Message) -> None:
         near_bottom = self.log.scrollHeight - self.log.scrollTop - self.log.clientHeight < 40
+        if message.role in ("user", "assistant"):
+            self._render_text_message(message)
+        else:
+            self._render_activity(message)
+        if near_bottom:
+            self.log.scrollTop = self.log.scrollHeight
+
+    def _render_text_message(self, message: Message) -> None:
         node = self.items.get(message.id)
         if node is None:
             node = el("li", {"class": "chat-message", "data-id": message.id})
@@ -323,8 +372,51 @@ class ChatPanel:
                 )
         elif present(retry):
             retry.remove()
-        if near_bottom:
-            self.log.scrollTop = self.log.scrollHeight
+        self._render_turn_retry(node, view.retry_turn)
+
+    @staticmethod
+    def _render_turn_retry(node: Any, reply_to: str | None) -> None:
+        """A failed answer's Retry: it sends the question again (as a new message)."""
+        retry = node.querySelector(".chat-turn-retry")
+        if reply_to is None:
+            if present(retry):
+                retry.remove()
+        elif not present(retry):
+            node.appendChild(
+                el(
+                    "button",
+                    {
+                        "type": "button",
+                        "class": "chat-turn-retry button small secondary",
+                        "data-reply-to": reply_to,
+                        "aria-label": "Retry: ask the question again",
+                    },
+                    "Retry",
+                )
+            )
+
+    def _render_activity(self, message: Message) -> None:
+        """A tool call, a step or reasoning: one line, its details collapsed until opened."""
+        view = activity_view(message)
+        node = self.items.get(message.id)
+        if node is None:
+            node = el("li", {"class": "chat-activity", "data-id": message.id})
+            if view.kind == "step":
+                node.appendChild(el("span", {"class": "chat-activity-summary"}))
+            else:  # collapsed by default: <details> without ``open``
+                details = el("details", {"class": "chat-activity-details"})
+                details.appendChild(el("summary", {"class": "chat-activity-summary"}))
+                body = "p" if view.kind == "reasoning" else "pre"
+                details.appendChild(el(body, {"class": "chat-activity-body", "dir": "auto"}))
+                node.appendChild(details)
+            self.items[message.id] = node
+            self.list.appendChild(node)
+        node.dataset.kind = view.kind
+        node.dataset.status = message.status
+        node.querySelector(".chat-activity-summary").textContent = view.summary
+        body = node.querySelector(".chat-activity-body")
+        if present(body):
+            body.textContent = view.details
 
     def _render_text(self, target: Any, message: Message) -> None:
         """Plain text for the user (always) and until Markdown is ready; then Markdown,

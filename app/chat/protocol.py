@@ -6,6 +6,12 @@ never to an exception, so a newer server cannot crash an older page::
     Ack(id='m1', duplicate=False)
     >>> parse('{"type": "TEXT_MESSAGE_CONTENT", "messageId": "a1", "delta": "Hi"}')
     TextContent(message_id='a1', delta='Hi')
+    >>> parse('{"type": "RUN_STARTED", "runId": "r", "metadata": {"replyTo": "m1"}}')
+    RunStarted(reply_to='m1')
+
+The agent's events are read for what the panel shows (docs/protocol.md, "Agent runs"); a
+field the page does not need is not parsed, and an event without the fields it needs is
+:class:`Unknown` too.
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ import json
 from dataclasses import dataclass
 
 from app.wire import frames
+from app.wire.agent_runs import CUT_FAILED, CUT_STOPPED, REPLY_TO
 from app.wire.limits import MAX_TEXT
 
-__all__ = ["MAX_TEXT", "message_frame", "parse", "ping_frame"]
+__all__ = ["MAX_TEXT", "message_frame", "parse", "ping_frame", "stop_frame"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,7 @@ class HistoryItem:
     id: str
     role: str
     text: str
+    cut: str | None = None  # "stopped" or "failed": a reply that was shown only in part
 
 
 @dataclass(frozen=True)
@@ -71,8 +79,74 @@ class TextEnd:
 
 
 @dataclass(frozen=True)
+class RunStarted:
+    """The run answering the user message ``reply_to`` began (``None``: an older server)."""
+
+    reply_to: str | None
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    reply_to: str | None
+
+
+@dataclass(frozen=True)
 class RunError:
     message: str
+    code: str = ""
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCallStart:
+    call_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ToolCallArgs:
+    call_id: str
+    delta: str
+
+
+@dataclass(frozen=True)
+class ToolCallEnd:
+    call_id: str
+
+
+@dataclass(frozen=True)
+class ToolCallResult:
+    call_id: str
+    content: str
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    name: str
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    name: str
+
+
+@dataclass(frozen=True)
+class ReasoningStart:
+    message_id: str
+
+
+@dataclass(frozen=True)
+class ReasoningContent:
+    message_id: str
+    delta: str
+
+
+@dataclass(frozen=True)
+class ReasoningEnd:
+    """The end of one reasoning text (``REASONING_MESSAGE_END``) or of the whole block
+    (``REASONING_END``): either way, nothing more is coming for what is open."""
+
+    message_id: str
 
 
 @dataclass(frozen=True)
@@ -89,7 +163,18 @@ ServerFrame = (
     | TextStart
     | TextContent
     | TextEnd
+    | RunStarted
+    | RunFinished
     | RunError
+    | ToolCallStart
+    | ToolCallArgs
+    | ToolCallEnd
+    | ToolCallResult
+    | StepStarted
+    | StepFinished
+    | ReasoningStart
+    | ReasoningContent
+    | ReasoningEnd
     | Unknown
 )
 
@@ -97,6 +182,11 @@ ServerFrame = (
 def _str(data: dict, key: str) -> str | None:
     value = data.get(key)
     return value if isinstance(value, str) else None
+
+
+def _reply_to(data: dict) -> str | None:
+    metadata = data.get("metadata")
+    return _str(metadata, REPLY_TO) if isinstance(metadata, dict) else None
 
 
 def _history(items: object) -> History | None:
@@ -107,9 +197,42 @@ def _history(items: object) -> History | None:
         if not isinstance(item, dict):
             continue
         mid, role, text = _str(item, "id"), _str(item, "role"), _str(item, "text")
+        cut = _str(item, "cut")
         if mid and role in ("user", "assistant") and text is not None:
-            parsed.append(HistoryItem(mid, role, text))
+            parsed.append(
+                HistoryItem(mid, role, text, cut if cut in (CUT_STOPPED, CUT_FAILED) else None)
+            )
     return History(tuple(parsed))
+
+
+def _agent_event(kind: str, data: dict) -> ServerFrame | None:
+    """AG-UI events beyond text messages: runs, tool calls, steps, reasoning."""
+    mid, call, delta = _str(data, "messageId"), _str(data, "toolCallId"), _str(data, "delta")
+    if kind == "RUN_STARTED":
+        return RunStarted(_reply_to(data))
+    if kind == "RUN_FINISHED":
+        return RunFinished(_reply_to(data))
+    if kind == "RUN_ERROR":
+        message = _str(data, "message") or "The assistant failed."
+        return RunError(message, _str(data, "code") or "", _reply_to(data))
+    if kind == "TOOL_CALL_START" and call and _str(data, "toolCallName"):
+        return ToolCallStart(call, data["toolCallName"])
+    if kind == "TOOL_CALL_ARGS" and call and delta is not None:
+        return ToolCallArgs(call, delta)
+    if kind == "TOOL_CALL_END" and call:
+        return ToolCallEnd(call)
+    if kind == "TOOL_CALL_RESULT" and call and _str(data, "content") is not None:
+        return ToolCallResult(call, data["content"])
+    if kind in ("STEP_STARTED", "STEP_FINISHED") and _str(data, "stepName"):
+        step = StepStarted if kind == "STEP_STARTED" else StepFinished
+        return step(data["stepName"])
+    if kind == "REASONING_MESSAGE_START" and mid:
+        return ReasoningStart(mid)
+    if kind == "REASONING_MESSAGE_CONTENT" and mid and delta is not None:
+        return ReasoningContent(mid, delta)
+    if kind in ("REASONING_MESSAGE_END", "REASONING_END") and mid:
+        return ReasoningEnd(mid)
+    return None
 
 
 def parse(raw: str) -> ServerFrame:
@@ -142,8 +265,8 @@ def parse(raw: str) -> ServerFrame:
         frame = TextContent(mid, data["delta"])
     elif kind == "TEXT_MESSAGE_END" and mid:
         frame = TextEnd(mid)
-    elif kind == "RUN_ERROR":
-        frame = RunError(_str(data, "message") or "The assistant failed.")
+    else:
+        frame = _agent_event(kind, data)
     return frame if frame is not None else Unknown(kind)
 
 
@@ -153,3 +276,7 @@ def message_frame(message_id: str, text: str) -> str:
 
 def ping_frame(ping_id: int) -> str:
     return json.dumps(frames.ping(ping_id))
+
+
+def stop_frame(message_id: str) -> str:
+    return json.dumps(frames.stop(message_id))

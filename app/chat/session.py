@@ -14,8 +14,9 @@ belongs to and frames of any other generation are ignored::
     [Changed(connection=False, messages=('m1',), all_messages=False)]
 
 What it decides: when a message goes out at once and when it waits in the outbox, which
-frames belong to the current socket, what each frame changes in the conversation, and that
-sign-out drops the outbox (it must never go out under another user).
+frames belong to the current socket, what each frame changes in the conversation, when Stop
+and a failed turn's Retry send anything, and that sign-out drops the outbox (it must never go
+out under another user).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 from app.chat.conversation import ALL, Accepted, Conversation
 from app.chat.protocol import Welcome as WelcomeFrame
-from app.chat.protocol import message_frame, parse, ping_frame
+from app.chat.protocol import message_frame, parse, ping_frame, stop_frame
 from app.net import connection as core
 from app.net.backoff import RandomSource
 from app.net.connection import (
@@ -100,6 +101,19 @@ class RetryMessage:
     message_id: str
 
 
+@dataclass(frozen=True)
+class StopReply:
+    """The user pressed Stop: every answer streaming now is asked to stop."""
+
+
+@dataclass(frozen=True)
+class RetryTurn:
+    """Send the user message ``reply_to``, whose answer failed, again as ``message_id``."""
+
+    reply_to: str
+    message_id: str
+
+
 Event = (
     Start
     | Stop
@@ -114,6 +128,8 @@ Event = (
     | SessionChecked
     | SendText
     | RetryMessage
+    | StopReply
+    | RetryTurn
 )
 
 # ------------------------------------------------------------------------------ effects
@@ -182,6 +198,21 @@ class ChatSession:
                 if not self.conversation.retry(mid):
                     return []
                 return self._send_if_open(mid)
+            case RetryTurn(reply_to=turn, message_id=mid):
+                accepted = self.conversation.retry_turn(turn, mid)
+                if accepted is None:
+                    return []
+                if accepted is not Accepted.OK:
+                    return [Refused(mid, accepted)]
+                return [*self._send_if_open(mid), Changed(all_messages=True)]
+            case StopReply():
+                # A stop cannot wait in an outbox: the page cannot tell whether the answer
+                # is still running once the socket is back (its next event says so).
+                if self.conn.state is not ConnState.OPEN:
+                    return []
+                asked = self.conversation.stop()
+                stops = [SendFrame(self.conn.generation, stop_frame(mid)) for mid in asked]
+                return [*stops, Changed(messages=tuple(asked))] if asked else []
             case SessionChecked(status=status):
                 # Only a 401/403 says the session is gone; no answer means we do not know.
                 return self._connection(core.SessionChecked(status not in (401, 403)))

@@ -25,7 +25,8 @@ from typing import Any
 
 from app.net.link import Reply
 from app.wire import frames, guide
-from app.wire.client_frames import Ping, ProtocolError, parse_client_frame
+from app.wire.agent_runs import CUT_STOPPED, STOPPED, failure
+from app.wire.client_frames import Ping, ProtocolError, Stop, parse_client_frame
 from app.wire.close_codes import ABNORMAL, NORMAL, REPLACED, UNAUTHORIZED
 from app.wire.limits import ABSOLUTE_TIMEOUT, HISTORY_LIMIT, IDLE_TIMEOUT
 from app.wire.urls import LOGIN_URL, LOGOUT_URL, SESSION_URL
@@ -156,6 +157,8 @@ class PreviewServer:
     _sockets: list[SimulatedSocket] = field(default_factory=list)
     _hanging: set[asyncio.Future] = field(default_factory=set)
     _runs: set[asyncio.Task] = field(default_factory=set)
+    _answering: dict[str, asyncio.Task] = field(default_factory=dict)  # by the message answered
+    _stopped: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.user is not None:
@@ -255,20 +258,29 @@ class PreviewServer:
         if isinstance(frame, Ping):
             socket._deliver(frames.pong(frame.id))
             return
+        if isinstance(frame, Stop):  # as the real server: stopping what is not running is no error
+            run = self._answering.get(frame.id)
+            if run is not None and not run.done():
+                self._stopped.add(frame.id)
+                run.cancel()
+            return
         duplicate = any(m["id"] == frame.id for m in self.history)
         socket._deliver(frames.ack(frame.id, duplicate=duplicate))
         if not duplicate:
             self._store(frame.id, "user", frame.text)
-            run = asyncio.ensure_future(self._answer(socket, frame.text))
+            run = asyncio.ensure_future(self._answer(socket, frame.id, frame.text))
             self._runs.add(run)
+            self._answering[frame.id] = run
             run.add_done_callback(self._runs.discard)
+            run.add_done_callback(lambda _run, mid=frame.id: self._answering.pop(mid, None))
 
-    def _store(self, message_id: str, role: str, text: str) -> None:
-        self.history.append(
-            {"id": message_id, "role": role, "text": text, "created_at": self.clock()}
-        )
+    def _store(self, message_id: str, role: str, text: str, cut: str | None = None) -> None:
+        message = {"id": message_id, "role": role, "text": text, "created_at": self.clock()}
+        if cut is not None:
+            message["cut"] = cut
+        self.history.append(message)
 
-    async def _answer(self, asked: SimulatedSocket, text: str) -> None:
+    async def _answer(self, asked: SimulatedSocket, reply_to: str, text: str) -> None:
         """Stream the guide's reply to the asking tab's current socket, then store it."""
         tab = _tab_of(asked.url)
         facts = guide.Facts(
@@ -282,16 +294,27 @@ class PreviewServer:
                 if _tab_of(socket.url) == tab:
                     socket._deliver(frame)
 
-        send(frames.run_started("preview", run_id))
+        send(frames.run_started("preview", run_id, reply_to))
         send(frames.text_start(message_id))
         answer = guide.reply(text, facts)
-        for chunk in guide.chunks(answer, behaviour.words_per_chunk):
-            await asyncio.sleep(behaviour.stream_delay)
-            self.stats.content_frames += 1
-            send(frames.text_content(message_id, chunk))
+        shown = ""
+        try:
+            for chunk in guide.chunks(answer, behaviour.words_per_chunk):
+                await asyncio.sleep(behaviour.stream_delay)
+                self.stats.content_frames += 1
+                send(frames.text_content(message_id, chunk))
+                shown += chunk
+        except asyncio.CancelledError:
+            if reply_to not in self._stopped:
+                raise  # reset(): the toolbar moves on, nothing more is said
+            self._stopped.discard(reply_to)
+            if shown:
+                self._store(message_id, "assistant", shown, CUT_STOPPED)
+            send(frames.run_error(failure(STOPPED).message, STOPPED, reply_to))
+            return
         send(frames.text_end(message_id))
         self._store(message_id, "assistant", answer)
-        send(frames.run_finished("preview", run_id))
+        send(frames.run_finished("preview", run_id, reply_to))
 
     # ------------------------------------------------------------------ the toolbar's levers
 

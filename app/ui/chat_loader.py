@@ -10,6 +10,7 @@ from __future__ import annotations
 CHAT_FILES: tuple[str, ...] = (
     "app/wire/close_codes.py",
     "app/wire/frames.py",
+    "app/wire/agent_runs.py",
     "app/net/close_policy.py",
     "app/net/link.py",
     "app/net/connection.py",

@@ -13,6 +13,7 @@ PREVIEW_FILES: tuple[str, ...] = (
     "app/preview/__init__.py",
     "app/wire/guide.py",
     "app/wire/client_frames.py",
+    "app/wire/agent_runs.py",
     "app/wire/frames.py",
     "app/wire/close_codes.py",
     "app/preview/server.py",

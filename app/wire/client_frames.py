@@ -7,6 +7,7 @@ Client frames are small JSON objects::
 
     {"type": "message", "id": "<client uuid>", "text": "hello"}
     {"type": "ping", "id": 7}
+    {"type": "stop", "id": "<client uuid of the message whose reply should stop>"}
 
 Parsing refuses what ``json.loads`` would let through: nesting deeper than :data:`MAX_DEPTH`,
 ``NaN``/``Infinity``, integers longer than 20 digits and lone UTF-16 surrogates.  A refusal is a
@@ -53,7 +54,14 @@ class Ping:
     id: int | str | None = None
 
 
-ClientFrame = ChatText | Ping
+@dataclass(frozen=True)
+class Stop:
+    """Stop the reply to the user message ``id``; stopping what is not running is no error."""
+
+    id: str
+
+
+ClientFrame = ChatText | Ping | Stop
 
 
 def _reject_constant(name: str) -> float:
@@ -142,6 +150,11 @@ def parse_client_frame(text: str) -> ClientFrame:
                 "message_too_long", f"text is longer than {MAX_TEXT} characters", message_id
             )
         return ChatText(message_id, text_value)
+    if kind == "stop":
+        message_id = data.get("id")
+        if not isinstance(message_id, str) or not ID_PATTERN.fullmatch(message_id):
+            raise ProtocolError("invalid_message", "id must be 1-64 letters, digits, - or _")
+        return Stop(message_id)
     if not isinstance(kind, str):
         raise ProtocolError("invalid_message", "type must be a string")
     raise ProtocolError("unknown_type", f"unknown message type {kind[:32]!r}")

@@ -12,6 +12,8 @@ on the real server::
 
 from __future__ import annotations
 
+from app.wire.agent_runs import REPLY_TO
+
 # ---------------------------------------------------------------------- from the client
 
 
@@ -21,6 +23,11 @@ def message(message_id: str, text: str) -> dict:
 
 def ping(ping_id: int | str | None) -> dict:
     return {"type": "ping", "id": ping_id}
+
+
+def stop(message_id: str) -> dict:
+    """Stop the reply to the user message ``message_id`` (docs/protocol.md, "Stop")."""
+    return {"type": "stop", "id": message_id}
 
 
 # ---------------------------------------------------------------------- from the server
@@ -53,8 +60,18 @@ def error(code: str, text: str, message_id: str | None = None) -> dict:
 # ------------------------------------------------------------------- the agent (AG-UI)
 
 
-def run_started(thread_id: str, run_id: str) -> dict:
-    return {"type": "RUN_STARTED", "threadId": thread_id, "runId": run_id}
+def _answering(reply_to: str) -> dict:
+    return {REPLY_TO: reply_to}
+
+
+def run_started(thread_id: str, run_id: str, reply_to: str) -> dict:
+    """``reply_to``: the client id of the user message this run answers."""
+    return {
+        "type": "RUN_STARTED",
+        "threadId": thread_id,
+        "runId": run_id,
+        "metadata": _answering(reply_to),
+    }
 
 
 def text_start(message_id: str) -> dict:
@@ -69,9 +86,16 @@ def text_end(message_id: str) -> dict:
     return {"type": "TEXT_MESSAGE_END", "messageId": message_id}
 
 
-def run_finished(thread_id: str, run_id: str) -> dict:
-    return {"type": "RUN_FINISHED", "threadId": thread_id, "runId": run_id}
+def run_finished(thread_id: str, run_id: str, reply_to: str) -> dict:
+    return {
+        "type": "RUN_FINISHED",
+        "threadId": thread_id,
+        "runId": run_id,
+        "metadata": _answering(reply_to),
+    }
 
 
-def run_error(text: str, code: str) -> dict:
-    return {"type": "RUN_ERROR", "message": text, "code": code}
+def run_error(text: str, code: str, reply_to: str) -> dict:
+    """A run that ended early: ``text`` is for a person, ``code`` for the page
+    (:data:`app.wire.agent_runs.STOPPED` marks the reply stopped, anything else failed)."""
+    return {"type": "RUN_ERROR", "message": text, "code": code, "metadata": _answering(reply_to)}

@@ -14,3 +14,10 @@ SOCKETS_PER_SESSION = 5  # the next socket of that session is closed with RATE_L
 ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"  # message ids and tab ids
 IDLE_TIMEOUT = 30 * 60  # seconds a session lives unused (the server's default; it slides)
 ABSOLUTE_TIMEOUT = 8 * 3600  # seconds a session lives at most, however busy
+# Agent runs: the server's defaults (server.py --agent-* flags change them).
+AGENT_TIMEOUT = 30.0  # seconds until the upstream agent's first byte
+RUN_LIMIT = 300.0  # seconds one run may take in all
+MAX_RUN_BYTES = 1024 * 1024  # upstream bytes per run
+RUNS_PER_USER = 1  # concurrent runs per user; more messages wait their turn
+RUNS_PER_SERVER = 64  # concurrent runs per server process
+WAITING_PER_USER = 16  # messages waiting for a run per user, beyond the running ones

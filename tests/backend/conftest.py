@@ -56,14 +56,21 @@ def settings_overrides() -> dict:
 
 
 @pytest.fixture
-async def server(tmp_path, clock, settings_overrides):
+def server_agent():
+    """The agent behind the socket (``None``: the built-in guide); override to change it."""
+    return None
+
+
+@pytest.fixture
+async def server(tmp_path, clock, settings_overrides, server_agent):
     """The real app on a real loopback socket, with a fake clock and a temporary database."""
     port = unused_port()
     path = tmp_path / "test.db"
     settings = Settings(
         root=ROOT, port=port, storage_url=f"sqlite:///{path}", clock=clock, **settings_overrides
     )
-    test_server = TestServer(create_app(settings), host="127.0.0.1", port=port)
+    app = create_app(settings, agent=server_agent)
+    test_server = TestServer(app, host="127.0.0.1", port=port)
     await test_server.start_server()
     await test_server.app[STORAGE].users.add("ada", PASSWORD)
     db = sqlite3.connect(path, isolation_level=None)

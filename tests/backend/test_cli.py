@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import urllib.request
@@ -76,3 +77,32 @@ def test_demo_account_is_created_once(tmp_path):
     assert names == [("demo",)]
     ServerProcess(db, "--demo").start().stop()  # second start: no new user, same password
     assert (tmp_path / "demo-password.txt").read_text().strip() == password
+
+
+def test_agent_options_refuse_mistakes_without_echoing_secrets(tmp_path):
+    db = str(tmp_path / "x.db")
+    secret = "sk-never-echoed-93"
+    bad_header = run("--db", db, "--agent-url", "http://127.0.0.1:1/", "--agent-header", secret)
+    assert bad_header.returncode == 2 and "is not 'Name: value'" in bad_header.stderr
+    assert secret not in bad_header.stderr + bad_header.stdout
+    bad_url = run("--db", db, "--agent-url", f"ftp://user:{secret}@agent.example/")
+    assert bad_url.returncode == 2 and "--agent-url must be" in bad_url.stderr
+    assert secret not in bad_url.stderr
+    both = run("--db", db, "--agent", "guide", "--agent-url", "http://127.0.0.1:1/")
+    assert both.returncode == 2 and "exclude each other" in both.stderr
+    zero = run("--db", db, "--agent-runs-per-user", "0")
+    assert zero.returncode == 2 and "at least 1" in zero.stderr
+
+
+def test_a_bad_header_in_the_environment_is_refused_by_name(tmp_path):
+    secret = "sk-never-echoed-94"
+    refused = subprocess.run(
+        [PYTHON, "server.py", "--db", str(tmp_path / "x.db"), "--agent-url", "http://h/"],
+        cwd=ROOT,
+        env={**os.environ, "PYCHAT_AGENT_HEADERS": f"X-Key {secret}"},
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "PYCHAT_AGENT_HEADERS" in refused.stderr
+    assert secret not in refused.stderr

@@ -144,6 +144,18 @@ async def test_history_keeps_order_limits_and_refuses_duplicates(store, clock):
     assert await store.history.add(bob.id, "m0", "assistant", "same id, other user") is not None
 
 
+async def test_a_reply_shown_in_part_keeps_its_mark(store):
+    ada = await user(store)
+    await store.history.add(ada.id, "m1", "user", "hello")
+    stored = await store.history.add(ada.id, "a1", "assistant", "half a rep", cut="stopped")
+    assert stored is not None and stored.cut == "stopped"
+    await store.history.add(ada.id, "a2", "assistant", "whole", cut=None)
+    recent = await store.history.recent(ada.id)
+    assert [(m.id, m.cut) for m in recent] == [("m1", None), ("a1", "stopped"), ("a2", None)]
+    assert [m.wire().get("cut") for m in recent] == [None, "stopped", None]
+    assert "cut" not in recent[2].wire()
+
+
 # ------------------------------------------------------------------------------ presence
 
 

@@ -90,7 +90,8 @@ async def test_a_message_is_acknowledged_then_answered_in_ag_ui_events(client):
     assert set(kinds[3:-2]) == {"TEXT_MESSAGE_CONTENT"} and len(kinds[3:-2]) > 1
     start = streamed[2]
     assert start == frames.text_start(start["messageId"])
-    assert set(streamed[1]) == set(frames.run_started("t", "r"))
+    assert set(streamed[1]) == set(frames.run_started("t", "r", "m1"))
+    assert streamed[1]["metadata"] == {"replyTo": "m1"} == streamed[-1]["metadata"]
     conversation = Conversation()
     conversation.send("m1", "hello there")
     for frame in streamed:
@@ -98,6 +99,35 @@ async def test_a_message_is_acknowledged_then_answered_in_ag_ui_events(client):
     mine, reply = conversation.messages
     assert mine.status == "sent" and (reply.role, reply.status) == ("assistant", "done")
     assert reply.text == guide.reply("hello there", guide.Facts("", 0, 0, 0, 1))
+    await socket.close()
+
+
+async def test_stop_ends_the_reply_and_history_keeps_what_was_shown_as_stopped(client):
+    await sign_in(client)
+    socket, _, _ = await greeted(client)
+    question = " ".join(f"w{n}" for n in range(600))  # its echo streams in 200 pieces
+    await socket.send(json.dumps(frames.message("m1", question)))
+    streamed = await until(socket, "TEXT_MESSAGE_CONTENT")
+    await socket.send(json.dumps(frames.stop("m1")))
+    streamed += await until(socket, "RUN_ERROR")
+    assert streamed[-1] == frames.run_error("Stopped.", "stopped", "m1")
+    kinds = [f["type"] for f in streamed]
+    assert "TEXT_MESSAGE_END" not in kinds and "RUN_FINISHED" not in kinds
+    shown = "".join(f["delta"] for f in streamed if f["type"] == "TEXT_MESSAGE_CONTENT")
+    assert 0 < len(shown) < len(guide.reply(question, guide.Facts("", 0, 0, 0, 1)))
+    conversation = Conversation()
+    conversation.send("m1", question)
+    for frame in streamed:
+        conversation.apply(parse(json.dumps(frame)))
+    reply = conversation.messages[-1]
+    assert (reply.status, reply.text, reply.error) == ("stopped", shown, "Stopped.")
+    await socket.send(json.dumps(frames.stop("m1")))  # nothing runs: nothing to say
+    await socket.send(json.dumps(frames.ping("after")))
+    assert await socket.frame() == frames.pong("after")
+    again, _, history = await greeted(client, "tab-2")
+    stored = history["messages"][-1]
+    assert (stored["role"], stored["text"], stored["cut"]) == ("assistant", shown, "stopped")
+    await again.close()
     await socket.close()
 
 

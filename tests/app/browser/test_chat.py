@@ -175,3 +175,197 @@ async def test_collapse_hides_the_body_and_close_asks_the_shell(page):
     chat.close_all()
     panel.unmount()
     assert page.document.getElementById("chat-panel") is None
+
+
+# ------------------------------------------------------------------------------ agent turns
+
+
+def typed(page, ws, text: str) -> str:
+    """Send ``text`` from the form; the id the page gave it."""
+    page.document.getElementById("chat-input").value = text
+    page.document.getElementById("chat-form").fire("submit")
+    return json.loads(ws.sent[-1])["id"]
+
+
+def open_panel(page):
+    chat, panel, ws = mounted(page)
+    ws.server_opens()
+    ws.server_sends(WELCOME)
+    return chat, panel, ws
+
+
+def serve(ws, *sent: dict) -> None:
+    for frame in sent:
+        ws.server_sends(json.dumps(frame))
+
+
+def send_button(page):
+    return page.document.getElementById("chat-send")
+
+
+async def test_while_an_answer_streams_the_send_button_stops_it(page):
+    chat, panel, ws = open_panel(page)
+    mid = typed(page, ws, "count slowly")
+    assert (send_button(page).textContent, send_button(page).getAttribute("type")) == (
+        "Send",
+        "submit",
+    )
+    serve(ws, frames.ack(mid, False), frames.run_started("t", "r", mid))
+    serve(ws, frames.text_start("a1"), frames.text_content("a1", "1 2 "))
+    button = send_button(page)
+    assert (button.textContent, button.dataset.action, button.getAttribute("type")) == (
+        "Stop",
+        "stop",
+        "button",
+    )
+    assert button.getAttribute("aria-label") == "Stop the answer"
+    event = button.fire("click")
+    assert event.defaultPrevented and json.loads(ws.sent[-1]) == frames.stop(mid)
+    assert button.textContent == "Stopping…" and button.disabled
+    serve(ws, frames.run_error("Stopped.", "stopped", mid))
+    reply = page.document.querySelector('.chat-message[data-id="a1"]')
+    assert reply.dataset.status == "stopped"
+    assert reply.querySelector(".chat-state").textContent == "Stopped."
+    assert reply.querySelector(".chat-text").textContent == "1 2 "
+    assert reply.querySelector(".chat-turn-retry") is None  # stopped on purpose
+    assert (button.textContent, button.getAttribute("type"), button.disabled) == (
+        "Send",
+        "submit",
+        False,
+    )
+    chat.close_all()
+    panel.unmount()
+
+
+async def test_enter_still_sends_while_an_answer_streams(page):
+    chat, panel, ws = open_panel(page)
+    mid = typed(page, ws, "first")
+    serve(ws, frames.ack(mid, False), frames.run_started("t", "r", mid))
+    page.document.getElementById("chat-input").value = "second"
+    page.document.getElementById("chat-input").fire(
+        "keydown", key="Enter", shiftKey=False, isComposing=False
+    )
+    assert json.loads(ws.sent[-1])["text"] == "second"
+    assert send_button(page).textContent == "Stop"
+    chat.close_all()
+    panel.unmount()
+
+
+async def test_a_lost_socket_turns_stop_back_into_send(page):
+    chat, panel, ws = open_panel(page)
+    mid = typed(page, ws, "count slowly")
+    serve(ws, frames.ack(mid, False), frames.run_started("t", "r", mid))
+    ws.server_closes(1006)
+    assert send_button(page).textContent == "Send"
+    chat.close_all()
+    panel.unmount()
+
+
+async def test_a_tool_call_is_one_collapsed_line_that_says_what_it_did(page):
+    chat, panel, ws = open_panel(page)
+    mid = typed(page, ws, "weather in Paris")
+    serve(
+        ws,
+        frames.ack(mid, False),
+        frames.run_started("t", "r", mid),
+        {"type": "STEP_STARTED", "stepName": "look things up"},
+        {"type": "TOOL_CALL_START", "toolCallId": "c1", "toolCallName": "get_weather"},
+        {"type": "TOOL_CALL_ARGS", "toolCallId": "c1", "delta": '{"city": "<b>Paris</b>"}'},
+        {"type": "TOOL_CALL_END", "toolCallId": "c1"},
+    )
+    line = page.document.querySelector('.chat-activity[data-id="c1"]')
+    assert (line.dataset.kind, line.dataset.status) == ("tool", "running")
+    summary = line.querySelector("details summary")
+    assert summary.textContent == "Looking up the weather…"
+    assert not line.querySelector("details").open  # collapsed until someone opens it
+    serve(
+        ws,
+        {"type": "TOOL_CALL_RESULT", "toolCallId": "c1", "content": "<i>sunny</i>"},
+        {"type": "STEP_FINISHED", "stepName": "look things up"},
+        frames.text_start("a1"),
+        frames.text_content("a1", "It is sunny."),
+        frames.text_end("a1"),
+        frames.run_finished("t", "r", mid),
+    )
+    assert (line.dataset.status, summary.textContent) == ("done", "Looked up the weather ✓")
+    body = line.querySelector(".chat-activity-body")
+    assert body.textContent == 'Asked with: {"city": "<b>Paris</b>"}\nAnswer: <i>sunny</i>'
+    assert line.querySelector("b") is None and line.querySelector("i") is None  # text only
+    step = page.document.querySelector('.chat-activity[data-kind="step"]')
+    assert step.textContent == "Look things up ✓" and step.querySelector("details") is None
+    order = [n.dataset.id for n in page.document.querySelectorAll(".chat-list li")]
+    assert order == [mid, step.dataset.id, "c1", "a1"]
+    chat.close_all()
+    panel.unmount()
+
+
+async def test_reasoning_is_collapsed_by_default(page):
+    chat, panel, ws = open_panel(page)
+    mid = typed(page, ws, "think first")
+    serve(
+        ws,
+        frames.ack(mid, False),
+        frames.run_started("t", "r", mid),
+        {"type": "REASONING_START", "messageId": "b1"},
+        {"type": "REASONING_MESSAGE_START", "messageId": "r1", "role": "reasoning"},
+        {"type": "REASONING_MESSAGE_CONTENT", "messageId": "r1", "delta": "So I do."},
+    )
+    line = page.document.querySelector('.chat-activity[data-kind="reasoning"]')
+    assert line.querySelector("summary").textContent == "Thinking…"
+    assert not line.querySelector("details").open
+    serve(ws, {"type": "REASONING_END", "messageId": "b1"})
+    assert line.querySelector("summary").textContent == "Reasoning"
+    assert line.querySelector(".chat-activity-body").textContent == "So I do."
+    chat.close_all()
+    panel.unmount()
+
+
+async def test_a_failed_answer_says_why_and_its_retry_asks_again_under_a_new_id(page):
+    chat, panel, ws = open_panel(page)
+    mid = typed(page, ws, "please fail")
+    words = "The assistant service failed (HTTP 500). Try again in a moment."
+    serve(
+        ws,
+        frames.ack(mid, False),
+        frames.run_started("t", "r", mid),
+        frames.run_error(words, "upstream_failed", mid),
+    )
+    [failed] = page.document.querySelectorAll('.chat-message[data-role="assistant"]')
+    assert failed.dataset.status == "failed"
+    assert failed.querySelector(".chat-state").textContent == words
+    retry = failed.querySelector(".chat-turn-retry")
+    assert retry.textContent == "Retry" and retry.dataset.replyTo == mid
+    retry.fire("click")
+    again = json.loads(ws.sent[-1])
+    assert again["type"] == "message" and again["text"] == "please fail" and again["id"] != mid
+    assert failed.querySelector(".chat-turn-retry") is None
+    assert page.document.getElementById("chat-input").disabled is False  # still usable
+    chat.close_all()
+    panel.unmount()
+
+
+async def test_a_reply_history_keeps_as_cut_shows_as_cut(page):
+    chat, panel, ws = open_panel(page)
+    serve(
+        ws,
+        frames.history(
+            [
+                {"id": "m1", "role": "user", "text": "count", "created_at": 0},
+                {"id": "a1", "role": "assistant", "text": "1 2", "created_at": 1, "cut": "stopped"},
+                {"id": "m2", "role": "user", "text": "drop", "created_at": 2},
+                {"id": "a2", "role": "assistant", "text": "Half", "created_at": 3, "cut": "failed"},
+            ]
+        ),
+    )
+    stopped = page.document.querySelector('.chat-message[data-id="a1"]')
+    cut = page.document.querySelector('.chat-message[data-id="a2"]')
+    assert (stopped.dataset.status, stopped.querySelector(".chat-state").textContent) == (
+        "stopped",
+        "Stopped.",
+    )
+    assert (cut.dataset.status, cut.querySelector(".chat-state").textContent) == (
+        "failed",
+        "The answer was cut off.",
+    )
+    chat.close_all()
+    panel.unmount()

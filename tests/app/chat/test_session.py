@@ -23,6 +23,7 @@ from app.chat.session import (
     Refused,
     RetryMessage,
     RetryRequested,
+    RetryTurn,
     SendFrame,
     SendText,
     SessionChecked,
@@ -30,6 +31,7 @@ from app.chat.session import (
     Start,
     StartTimer,
     Stop,
+    StopReply,
     Timer,
     TimerFired,
     Visible,
@@ -194,3 +196,89 @@ def test_a_session_check_that_does_not_say_401_keeps_the_session(status):
 def test_received_frames_do_not_report_a_connection_change():
     session = opened()
     assert session.handle(FrameReceived(1, json.dumps(frames.pong(1)), 9.0)) == []
+
+
+# ------------------------------------------------------------------------------ agent turns
+
+
+def frame(session: ChatSession, value: dict, generation: int = 1):
+    return session.handle(FrameReceived(generation, json.dumps(value), 1.0))
+
+
+def answering(session: ChatSession, mid: str = "m1") -> ChatSession:
+    """The user's message ``mid`` is acknowledged and its answer is streaming."""
+    session.handle(SendText(mid, "count slowly"))
+    frame(session, frames.ack(mid, False))
+    frame(session, frames.run_started("t", "r", mid))
+    frame(session, frames.text_start("a1"))
+    frame(session, frames.text_content("a1", "1 2 "))
+    return session
+
+
+def test_run_started_names_the_turn_it_answers():
+    session = opened()
+    session.handle(SendText("m1", "hi"))
+    assert frame(session, frames.run_started("t", "r", "m1")) == [Changed(messages=("m1",))]
+    assert session.conversation.answering() == ["m1"]
+
+
+def test_stop_sends_one_stop_frame_for_the_answer_that_streams():
+    session = answering(opened())
+    assert session.handle(StopReply()) == [
+        SendFrame(1, json.dumps(frames.stop("m1"))),
+        Changed(messages=("m1",)),
+    ]
+    assert session.conversation.stopping()
+    assert session.handle(StopReply()) == []  # asked once; the server's answer is awaited
+
+
+def test_stop_with_nothing_streaming_sends_nothing():
+    assert opened().handle(StopReply()) == []
+
+
+def test_stop_while_the_socket_is_down_sends_nothing_and_keeps_nothing():
+    session = answering(opened())
+    session.handle(Closed(1, ABNORMAL, 2.0))
+    assert session.handle(StopReply()) == []
+    assert not session.conversation.stopping()
+
+
+def test_the_servers_stopped_error_marks_the_reply_stopped_not_failed():
+    session = answering(opened())
+    session.handle(StopReply())
+    error = frames.run_error("Stopped.", "stopped", "m1")
+    assert frame(session, error) == [Changed(all_messages=True)]
+    reply = session.conversation.find("a1")
+    assert (reply.status, reply.error, reply.text) == ("stopped", "Stopped.", "1 2 ")
+    assert session.conversation.answering() == []
+
+
+def test_a_failed_turn_is_sent_again_under_a_new_id():
+    session = answering(opened())
+    frame(session, frames.run_error("The answer broke off.", "upstream_dropped", "m1"))
+    effects = session.handle(RetryTurn("m1", "m2"))
+    assert sent(effects) == [frames.message("m2", "count slowly")]
+    assert Changed(all_messages=True) in effects
+    assert session.handle(RetryTurn("m1", "m3")) == []  # its Retry is used up
+
+
+def test_a_retried_turn_waits_in_the_outbox_while_the_socket_is_down():
+    session = answering(opened())
+    frame(session, frames.run_error("Busy.", "server_busy", "m1"))
+    session.handle(Closed(1, ABNORMAL, 2.0))
+    effects = session.handle(RetryTurn("m1", "m2"))
+    assert sent(effects) == [] and [m.id for m in session.conversation.pending()] == ["m2"]
+
+
+def test_retrying_a_turn_that_did_not_fail_does_nothing():
+    session = answering(opened())
+    assert session.handle(RetryTurn("m1", "m2")) == []
+
+
+def test_a_retried_turn_the_outbox_cannot_take_is_refused():
+    session = answering(opened())
+    frame(session, frames.run_error("Busy.", "server_busy", "m1"))
+    session.handle(Closed(1, ABNORMAL, 2.0))
+    for n in range(100):
+        session.handle(SendText(f"q{n}", "queued"))
+    assert session.handle(RetryTurn("m1", "m2")) == [Refused("m2", Accepted.QUEUE_FULL)]

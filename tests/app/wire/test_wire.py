@@ -10,10 +10,11 @@ from app.wire.limits import MAX_TEXT
 
 
 def test_every_server_frame_has_its_type_and_an_error_names_its_message_only_when_known():
-    assert frames.run_error("The assistant failed.", "agent_error") == {
+    assert frames.run_error("The assistant failed.", "agent_error", "m1") == {
         "type": "RUN_ERROR",
         "message": "The assistant failed.",
         "code": "agent_error",
+        "metadata": {"replyTo": "m1"},
     }
     assert "id" not in frames.error("rate_limited", "Slow down")
     assert frames.error("message_too_long", "long", "m1")["id"] == "m1"

@@ -1,0 +1,270 @@
+"""Agent runs: one per user message, limited, stoppable, and never longer than their session.
+
+A stored chat message starts a run (:meth:`RunManager.start`) that streams the agent's AG-UI
+events to the tab's *current* socket (a reconnected tab gets the rest on its new socket) and
+stores each finished assistant message in history.  The rules:
+
+* **At most** ``runs_per_user`` **runs per user at once (default 1); a further message waits
+  its turn**, in order, rather than stopping the current reply.  Waiting keeps every answer the
+  user asked for: after a reconnect the page resends its queued messages back to back, and
+  stopping is what the stop frame is for.  At most :data:`~app.wire.limits.WAITING_PER_USER`
+  wait; beyond that a message is answered at once with ``RUN_ERROR`` ``queue_full``.
+* At most ``runs_per_server`` run at once in this process; a run whose turn comes while the
+  server is full ends with ``server_busy`` (retry later) instead of queueing without bound.
+* A run takes at most ``run_limit`` seconds (``run_too_long``), and never longer than its
+  session has left.
+* The stop frame (:meth:`stop`) cancels a run, waiting or streaming; so do sign-out, revocation
+  and expiry of its session (:meth:`end_session`, called by the hub whenever it closes a
+  session's sockets, on any replica) and shutdown.  Cancelling the agent's generator closes its
+  upstream request.  A replaced socket (4409, the same tab reconnecting) does not: the run
+  goes on streaming to the tab's new socket, as docs/protocol.md promises.
+* A run that ends early sends ``RUN_ERROR`` with words a person understands
+  (:mod:`app.wire.agent_runs`), and stores the part of each reply that was shown with ``cut``:
+  ``stopped`` or ``failed``.
+
+Every ``RUN_STARTED``, ``RUN_FINISHED`` and ``RUN_ERROR`` carries ``metadata.replyTo``: the
+client id of the message it answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from app.wire import frames
+from app.wire.agent_runs import CUT_FAILED, CUT_STOPPED, REPLY_TO, RunFailure, duration, failure
+from app.wire.client_frames import dumps
+from app.wire.limits import WAITING_PER_USER
+from backend.agent import Agent, AgentContext, RunFailed, event_frame
+from backend.history import History
+from backend.hub import Connection, Hub
+
+log = logging.getLogger("pychat.runs")
+
+CONVERSATION = 20  # messages of history an agent sees
+RUN_SCOPED = frozenset({"RUN_STARTED", "RUN_FINISHED", "RUN_ERROR"})
+
+
+@dataclass(eq=False)
+class Run:
+    user_id: int
+    user_name: str
+    session_hash: bytes
+    tab: str
+    reply_to: str
+    connected_at: float
+    session_expires_at: float
+    session_idle_until: float
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    task: asyncio.Task | None = None
+    began: bool = False  # its task has started running
+    waiting: bool = True
+    cut: str | None = None  # set when cancelled on purpose: how history marks the reply
+
+
+class RunManager:
+    def __init__(
+        self,
+        agent: Agent,
+        hub: Hub,
+        history: History,
+        clock: Callable[[], float],
+        *,
+        idle_timeout: float,
+        runs_per_user: int,
+        runs_per_server: int,
+        run_limit: float,
+    ) -> None:
+        self.agent = agent
+        self.hub = hub
+        self.history = history
+        self.clock = clock
+        self.idle_timeout = idle_timeout
+        self.runs_per_user = runs_per_user
+        self.runs_per_server = runs_per_server
+        self.run_limit = run_limit
+        self._runs: dict[int, dict[str, Run]] = {}  # user → reply_to → run
+        self._slots: dict[int, asyncio.Semaphore] = {}
+        self._streaming = 0
+
+    # ------------------------------------------------------------------ the socket's hooks
+
+    async def start(self, origin: Connection, message_id: str) -> None:
+        """Answer the stored message ``message_id`` of ``origin``'s user."""
+        run = Run(
+            origin.user_id,
+            origin.user_name,
+            origin.session_hash,
+            origin.tab,
+            message_id,
+            origin.connected_at,
+            origin.expires_at,
+            origin.deadline,
+        )
+        waiting = sum(r.waiting for r in self._runs.get(run.user_id, {}).values())
+        if waiting >= WAITING_PER_USER:
+            await self._send(run, self._error_frame(run, failure("queue_full")))
+            return
+        self._runs.setdefault(run.user_id, {})[message_id] = run
+        run.task = asyncio.create_task(self._run(run))
+        run.task.add_done_callback(lambda _task: self._forget(run))
+
+    def stop(self, user_id: int, message_id: str) -> bool:
+        """Stop the run answering ``message_id``; ``False`` if none is waiting or streaming."""
+        run = self._runs.get(user_id, {}).get(message_id)
+        if run is None:
+            return False
+        self._cancel(run, CUT_STOPPED)
+        return True
+
+    def end_session(self, session_hash: bytes) -> int:
+        """Cancel every run started from this session (it was signed out, revoked or expired)."""
+        ended = [r for runs in self._runs.values() for r in runs.values()]
+        ended = [r for r in ended if r.session_hash == session_hash]
+        for run in ended:
+            self._cancel(run, CUT_STOPPED)
+        return len(ended)
+
+    async def close(self) -> None:
+        """Shutdown: cancel every run and wait until each has stored what it showed."""
+        runs = [r for runs in self._runs.values() for r in runs.values()]
+        for run in runs:
+            self._cancel(run, CUT_STOPPED)
+        for run in runs:
+            if run.task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await run.task
+
+    # ------------------------------------------------------------------ one run
+
+    def _cancel(self, run: Run, cut: str) -> None:
+        if run.cut is not None or run.task is None or run.task.done():
+            return
+        run.cut = cut
+        if run.began:  # otherwise it sees ``cut`` as it begins (a task cancelled before its
+            run.task.cancel()  # first step would end without running a line of it)
+
+    def _forget(self, run: Run) -> None:
+        runs = self._runs.get(run.user_id)
+        if runs is not None and runs.get(run.reply_to) is run:
+            del runs[run.reply_to]
+            if not runs:
+                del self._runs[run.user_id]
+                slot = self._slots.get(run.user_id)
+                if slot is not None and not slot.locked():
+                    del self._slots[run.user_id]
+
+    async def _run(self, run: Run) -> None:
+        run.began = True
+        if run.cut is not None:
+            await self._send(run, self._error_frame(run, failure("stopped")))
+            return
+        slot = self._slots.setdefault(run.user_id, asyncio.Semaphore(self.runs_per_user))
+        try:
+            async with slot:  # in order: a further message waits for the current run
+                run.waiting = False
+                if self._streaming >= self.runs_per_server:
+                    await self._send(run, self._error_frame(run, failure("server_busy")))
+                    return
+                self._streaming += 1
+                try:
+                    await self._stream(run)
+                finally:
+                    self._streaming -= 1
+        except asyncio.CancelledError:
+            if run.cut is None:
+                raise
+            # Stopped on purpose: answered below, and the task ends normally.
+            asyncio.current_task().uncancel()
+            if run.waiting:
+                await self._send(run, self._error_frame(run, failure("stopped")))
+
+    async def _stream(self, run: Run) -> None:
+        shown: dict[str, list[str]] = {}  # assistant messages open on the page: their text
+        context = AgentContext(
+            user=run.user_name,
+            thread_id=f"user-{run.user_id}",
+            run_id=run.run_id,
+            session_expires_at=run.session_expires_at,
+            idle_timeout=self.idle_timeout,
+            connected_since=run.connected_at,
+            sockets_in_session=self.hub.count(run.session_hash),
+        )
+        session_left = min(run.session_expires_at, run.session_idle_until) - self.clock()
+        limit = max(0.0, min(self.run_limit, session_left))
+        deadline = asyncio.timeout(limit)
+        try:
+            conversation = await self.history.recent(run.user_id, CONVERSATION)
+            cut = next((i for i, m in enumerate(conversation) if m.id == run.reply_to), None)
+            if cut is not None:  # answer this message, even if other replies landed since
+                conversation = conversation[: cut + 1]
+            async with deadline:
+                async for event in self.agent.run(conversation, context):
+                    frame = event_frame(event)
+                    kind = frame["type"]
+                    if kind == "RUN_ERROR":  # the agent ended its own run with words
+                        reason = RunFailure(frame.get("code") or "agent_error", frame["message"])
+                        await self._fail(run, shown, reason)
+                        return
+                    if kind in RUN_SCOPED:
+                        frame["metadata"] = {REPLY_TO: run.reply_to}
+                    elif kind == "TEXT_MESSAGE_START":
+                        shown[frame["messageId"]] = []
+                    elif kind == "TEXT_MESSAGE_CONTENT":
+                        shown.setdefault(frame["messageId"], []).append(frame["delta"])
+                    elif kind == "TEXT_MESSAGE_END":
+                        message_id = frame["messageId"]
+                        text = "".join(shown.pop(message_id, []))
+                        if text:
+                            await self.history.add(run.user_id, message_id, "assistant", text)
+                    await self._send(run, dumps(frame))
+        except asyncio.CancelledError:
+            await self._keep_shown(run, shown, CUT_STOPPED)
+            if run.cut is not None:
+                await self._send(run, self._error_frame(run, failure("stopped")))
+            raise
+        except TimeoutError:
+            if not deadline.expired():  # not our deadline: the agent's own failure
+                log.exception("agent run failed")
+                await self._fail(run, shown, failure("agent_error"))
+            elif limit < self.run_limit:  # the session ends first: nobody is there to read it
+                await self._keep_shown(run, shown, CUT_STOPPED)
+            else:
+                await self._fail(run, shown, failure("run_too_long", duration=duration(limit)))
+        except RunFailed as failed:
+            await self._fail(run, shown, failed.failure)
+        except Exception:
+            log.exception("agent run failed")
+            await self._fail(run, shown, failure("agent_error"))
+
+    async def _fail(self, run: Run, shown: dict[str, list[str]], reason: RunFailure) -> None:
+        await self._keep_shown(run, shown, CUT_FAILED)
+        await self._send(run, self._error_frame(run, reason))
+
+    async def _keep_shown(self, run: Run, shown: dict[str, list[str]], cut: str) -> None:
+        """Store the part of each reply that reached the page, marked as cut."""
+        for message_id, pieces in shown.items():
+            text = "".join(pieces)
+            if text:
+                try:
+                    await self.history.add(run.user_id, message_id, "assistant", text, cut=cut)
+                except Exception:  # the run ends either way; the page already shows it
+                    log.warning("a cut reply could not be stored", exc_info=True)
+        shown.clear()
+
+    def _error_frame(self, run: Run, reason: RunFailure) -> str:
+        return dumps(frames.run_error(reason.message, reason.code, run.reply_to))
+
+    async def _send(self, run: Run, frame: str) -> None:
+        target = self.hub.current(run.session_hash, run.tab)
+        if target is not None:
+            await target.send(frame)
+
+
+RUNS = web.AppKey("runs", RunManager)
