@@ -17,8 +17,9 @@ PORT   ?= 8000
 run: setup
 	$(PY) server.py --host $(HOST) --port $(PORT) --db data/pychat.db --demo
 
-# The pure cores (auth, connection, chat session, wire) keep 100 % branch coverage.
-CORES := app/auth/*,app/net/*,app/chat/session.py,app/wire/*
+# The pure cores (auth, connection, tab leadership, chat session and its sharing, wire) keep
+# 100 % branch coverage.
+CORES := app/auth/*,app/net/*,app/chat/session.py,app/chat/sharing.py,app/wire/*
 
 test: setup-test
 	$(PY) -m ruff check .
