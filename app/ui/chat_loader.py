@@ -24,6 +24,8 @@ CHAT_FILES: tuple[str, ...] = (
     "app/chat/sharing.py",
     "app/chat/view.py",
     "app/browser/markdown_install.py",
+    "app/browser/tab_lock.py",
+    "app/browser/tab_channel.py",
     "app/browser/chat_connection.py",
     "app/browser/chat_panel.py",
     "app/browser/chat.py",
