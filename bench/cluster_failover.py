@@ -97,7 +97,7 @@ async def sign_out_run(cluster: Cluster, cross: bool) -> float:
         )
         token = response.cookies["pychat_sid"].value
         async with connect(
-            holder.url.replace("http", "ws") + "/api/ws?tab=bench",
+            holder.url.replace("http", "ws") + "/api/ws",
             origin=cluster.url,
             additional_headers={"Cookie": f"pychat_sid={token}"},
         ) as ws:

@@ -174,7 +174,7 @@ def test_a_foreign_origin_is_refused_through_the_proxy_and_directly(cluster):
     ensure_replicas(cluster)
 
     def status_for(base: str, origin: str) -> int:
-        url = base.replace("http://", "ws://") + "/api/ws?tab=x"
+        url = base.replace("http://", "ws://") + "/api/ws"
         try:
             with connect(url, origin=origin, open_timeout=5):
                 return 101

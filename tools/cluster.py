@@ -73,7 +73,7 @@ def static_config(port: int, dynamic: str, access_log: str | None) -> dict:
             "format": "json",
             "fields": {
                 "defaultMode": "keep",
-                # Paths carry query strings (/api/ws?tab=…) into logs: keep the router name
+                # Paths carry query strings (/api/ws?mode=tab&tab=…) into logs: keep the router name
                 # and status instead.  No credential is ever in a URL, but logs live long.
                 "names": {"RequestPath": "drop", "ClientUsername": "drop"},
                 "headers": {"defaultMode": "drop"},  # never Cookie or Authorization
