@@ -63,6 +63,12 @@ RECORDER = """
 })();
 """
 
+# A browser whose tabs cannot share one socket: no Web Locks (as in a page served over plain
+# http from another host than localhost: locks exist only in secure contexts).  The page falls
+# back to a socket per tab, declared to the server as per-tab mode.  (BroadcastChannel cannot
+# be removed this way: PyScript itself constructs one while it starts.)
+NO_WEB_LOCKS = "delete Navigator.prototype.locks;"
+
 # Totals across the whole e2e run, reported at the end (sockets per sign-in).
 TOTALS = {"sign_ins": 0, "restores": 0, "sockets": 0}
 
