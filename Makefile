@@ -12,7 +12,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: run test setup setup-test chromium redis unit e2e lint bench-page bench-server bench-storm \
-	dist dist-preview screens cluster bench-cluster clean
+	dist dist-preview screens cluster bench-cluster bench-tabs clean
 
 run: setup
 	$(PY) server.py --host $(HOST) --port $(PORT) --db data/pychat.db --demo
@@ -60,6 +60,9 @@ bench-server: setup-test
 
 bench-cluster: setup-test
 	$(PY) bench/cluster_failover.py
+
+bench-tabs: setup-test
+	$(PY) bench/tab_leader.py
 
 bench-storm: setup-test $(VENV)/.bench-installed
 	$(PY) bench/reconnect_storm.py
