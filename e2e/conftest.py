@@ -141,7 +141,7 @@ def live_server(server_dir) -> Iterator[ServerProcess]:
         add_user(db, name, PASSWORD)
         add_user(db, f"chat-{name}", PASSWORD)
         add_user(db, f"md-{name}", PASSWORD)
-    for name in ("ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy", "jo", "kai"):
+    for name in ("ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy", "jo", "kai", "lea"):
         add_user(db, f"tabs-{name}", PASSWORD)  # e2e/test_tabs.py
     for start in ("normal", "snapshot"):  # e2e/test_first_visit.py
         add_user(db, f"early-{start}", PASSWORD)

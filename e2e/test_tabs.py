@@ -115,6 +115,21 @@ def test_closing_the_leader_moves_the_socket_and_the_chat_goes_on(pages):
     assert socket_count(tabs) == 1 and len(sockets(leader)) == 1
 
 
+def test_closing_the_leaders_chat_panel_hands_the_socket_to_another_tab(pages):
+    tabs = signed_in_tabs(pages, "tabs-lea", 3)
+    old = leader_of(tabs)
+    old.click("#chat-close")  # the panel goes; its socket after the registry's grace period
+    others = [t for t in tabs if t is not old]
+    leader_of(others)
+    old.wait_for_function("window.__sockets[0].closeCode === 1000")
+    send(others[0], "after the panel closed")
+    answered_everywhere(others, "after the panel closed")
+    old.click("#chat-open")  # back: it follows the tab that leads now
+    old.wait_for_selector('#chat-panel[data-sharing="follower"]' + OPEN[11:])
+    answered_everywhere([old], "after the panel closed")
+    assert socket_count(tabs) == 2
+
+
 def test_a_crashed_leader_renderer_is_replaced_and_the_chat_goes_on(pages):
     tabs = signed_in_tabs(pages, "tabs-dee", 3)
     send(tabs[2], "before the crash")
