@@ -12,13 +12,14 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: run test setup setup-test chromium redis unit e2e lint bench-page bench-server bench-storm \
-	bench-relay dist dist-preview screens cluster bench-cluster clean
+	bench-relay bench-tabs dist dist-preview screens cluster bench-cluster clean
 
 run: setup
 	$(PY) server.py --host $(HOST) --port $(PORT) --db data/pychat.db --demo
 
-# The pure cores (auth, connection, chat session, wire) keep 100 % branch coverage.
-CORES := app/auth/*,app/net/*,app/chat/session.py,app/wire/*
+# The pure cores (auth, connection, tab leadership, chat session and its sharing, wire) keep
+# 100 % branch coverage.
+CORES := app/auth/*,app/net/*,app/chat/session.py,app/chat/sharing.py,app/wire/*
 
 test: setup-test
 	$(PY) -m ruff check .
@@ -62,6 +63,9 @@ bench-cluster: setup-test
 
 bench-relay: setup-test
 	$(PY) bench/agent_relay.py
+
+bench-tabs: setup-test
+	$(PY) bench/tab_leader.py
 
 bench-storm: setup-test $(VENV)/.bench-installed
 	$(PY) bench/reconnect_storm.py

@@ -18,6 +18,7 @@ from backend import auth, static, storage, websocket, wheels
 from backend.agent import Agent, GuideAgent
 from backend.config import Settings
 from backend.keys import HUB, SETTINGS, STORAGE
+from backend.metrics import METRICS, Metrics
 from backend.middleware import add_security_headers, log_and_map_errors, origin_guard
 from backend.passwords import PasswordChecker
 from backend.storage_url import open_storage
@@ -65,6 +66,7 @@ def create_app(settings: Settings, agent: Agent | None = None) -> web.Applicatio
         client_max_size=64 * 1024,
     )
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()  # served only by a listener of its own (backend.metrics.serve_on)
     app[STORAGE] = open_storage(settings.storage_url, settings)
     app[auth.CHECKER] = PasswordChecker(settings.max_concurrent_hashes, settings.max_waiting_hashes)
     app[auth.SECURE] = settings.secure_cookies

@@ -17,6 +17,7 @@ from app.wire.limits import MAX_FIELD
 from app.wire.urls import LOGIN_URL, LOGOUT_URL, SESSION_URL
 from backend.errors import json_error
 from backend.keys import HUB, SETTINGS, STORAGE
+from backend.metrics import count_sign_ins, count_validations
 from backend.middleware import client_address
 from backend.passwords import Busy, PasswordChecker
 from backend.sessions import Session
@@ -162,6 +163,6 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/" + LOGIN_URL, login)
-    app.router.add_get("/" + SESSION_URL, current_session)
+    app.router.add_post("/" + LOGIN_URL, count_sign_ins(app, login))
+    app.router.add_get("/" + SESSION_URL, count_validations(app, current_session))
     app.router.add_post("/" + LOGOUT_URL, logout)

@@ -29,7 +29,7 @@ from app.wire.limits import (
     RUNS_PER_SERVER,
     RUNS_PER_USER,
 )
-from backend import runtime, storage
+from backend import metrics, runtime, storage
 from backend.agent import AGENTS, Agent
 from backend.app import create_app
 from backend.config import ROOT, Settings
@@ -193,7 +193,30 @@ def serve_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="create a 'demo' account with a random password if the database has no users",
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="P",
+        help="serve Prometheus metrics at /metrics on this port, a listener of their own "
+        "(never on the app's port); off by default",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="H",
+        help="address of the metrics listener (default 127.0.0.1: loopback only)",
+    )
     return parser
+
+
+def listen(host: str, port: int) -> socket.socket:
+    return socket.create_server(
+        (host, port),
+        family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+        backlog=LISTEN_BACKLOG,
+        reuse_port=False,
+    )
 
 
 def adduser_parser() -> argparse.ArgumentParser:
@@ -334,13 +357,15 @@ def serve(argv: list[str]) -> int:
     url = storage_url(args)
     if args.demo and url.startswith(SQLITE):
         ensure_demo_account(Path(sqlite_path(url)))
-    sock = socket.create_server(
-        (args.host, args.port),
-        family=socket.AF_INET6 if ":" in args.host else socket.AF_INET,
-        backlog=LISTEN_BACKLOG,
-        reuse_port=False,
-    )
+    sock = listen(args.host, args.port)
     port = sock.getsockname()[1]
+    metrics_sock = None
+    if args.metrics_port is not None:
+        try:
+            metrics_sock = listen(args.metrics_host, args.metrics_port)
+        except OSError as exc:  # e.g. the app's own port: metrics never share it
+            print(f"server.py: cannot serve metrics there ({exc})", file=sys.stderr)
+            return 2
     settings = Settings(
         root=(args.root or Settings.root).resolve(),
         host=args.host,
@@ -362,6 +387,11 @@ def serve(argv: list[str]) -> int:
     where = f"database {args.db}" if url == f"{SQLITE}{args.db}" else f"storage {url}"
     print(f"Serving PyChat on http://{shown}:{port}/ ({where})", flush=True)
     app = create_app(settings, agent=agent)
+    if metrics_sock is not None:
+        metrics.serve_on(app, metrics_sock)
+        host, metrics_port = metrics_sock.getsockname()[:2]
+        shown_host = f"[{host}]" if ":" in host else host
+        print(f"Metrics on http://{shown_host}:{metrics_port}{metrics.METRICS_PATH}", flush=True)
     tune_garbage_collector()
     web.run_app(
         app,

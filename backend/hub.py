@@ -1,6 +1,9 @@
-"""Live sockets, grouped by session and tab: the server half of "one socket per tab".
+"""Live sockets, grouped by session and slot: the server half of "one socket per session".
 
-* A new socket from a tab that already has one replaces it (the old one is closed with 4409).
+A socket's slot is :data:`SESSION_SLOT` (the session's one socket, which the user's tabs
+share) or, in per-tab mode (the fallback of browsers whose tabs cannot share), its tab id.
+
+* A new socket in a slot that already has one replaces it (the old one is closed with 4409).
 * A session holds at most :data:`MAX_PER_SESSION` sockets; the next is refused with 4429.
 * Signing out, revoking or expiring a session closes every socket of it with 4401.
 * Shutting down closes every socket with 1012 so clients spread their reconnects.
@@ -38,6 +41,7 @@ from backend.storage import (
 log = logging.getLogger("pychat.ws")
 
 MAX_PER_SESSION = SOCKETS_PER_SESSION
+SESSION_SLOT = "*"  # the session's one socket: no tab id can look like this
 SWEEP_EVERY = 0.5
 REFRESH_EVERY = 10.0  # seconds between presence refreshes (shared storage forgets after 30)
 
@@ -48,13 +52,14 @@ class Connection:
     session_hash: bytes
     user_id: int
     user_name: str
-    tab: str
+    tab: str  # the slot: a tab id, or SESSION_SLOT
     connected_at: float
     deadline: float  # when the session expires unless it slides (idle) first
     expires_at: float = 0.0  # the session's absolute expiry
     last_touch: float = 0.0  # when this socket last slid the session (coalesced writes)
     owner: str = ""  # unique across replicas: "<replica>:<random>"
     closing: bool = field(default=False)
+    closed_with: int | None = None  # the code we closed it with (None: the client closed it)
 
     async def send(self, frame: str) -> bool:
         if self.closing or self.ws.closed:
@@ -68,7 +73,7 @@ class Connection:
     async def close(self, code: int, reason: str) -> None:
         if self.closing:
             return
-        self.closing = True
+        self.closing, self.closed_with = True, code
         with contextlib.suppress(Exception):
             await self.ws.close(code=code, message=reason.encode())
 
@@ -100,12 +105,13 @@ class Hub:
 
     # -------------------------------------------------------------- membership
 
-    async def register(self, conn: Connection) -> bool:
-        """Add ``conn``; ``False`` when its session already has its maximum of sockets.  A
-        socket it replaces, here or on another replica, is closed with 4409."""
+    async def register(self, conn: Connection) -> Claim:
+        """Add ``conn``; :attr:`Claim.FULL` (and nothing added) when its session already has
+        its maximum of sockets.  A socket it replaces (:attr:`Claim.REPLACED`), here or on
+        another replica, is closed with 4409."""
         claim = await self._presence.claim(conn.session_hash, conn.tab, conn.owner, MAX_PER_SESSION)
         if claim is Claim.FULL:
-            return False
+            return claim
         tabs = self._sessions.setdefault(conn.session_hash, {})
         replaced = tabs.get(conn.tab)
         tabs[conn.tab] = conn
@@ -113,7 +119,7 @@ class Hub:
             await replaced.close(REPLACED, "replaced by a newer connection")
         if claim is Claim.REPLACED:
             await self._signals.publish(TabClaimed(conn.session_hash, conn.tab, conn.owner))
-        return True
+        return claim
 
     async def unregister(self, conn: Connection) -> None:
         tabs = self._sessions.get(conn.session_hash)

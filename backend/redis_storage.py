@@ -10,7 +10,8 @@ Keys (all under ``pychat:``):
   (:mod:`backend.throttle`), shared by every replica;
 * ``history:<user id>`` a capped stream (newest :data:`HISTORY_CAP` messages) and
   ``seen:<user id>:<message id>`` keys that make a resent message a duplicate for a week;
-* ``presence:<session hex>`` hash tab -> "owner|time": which replica's socket holds each tab;
+* ``presence:<session hex>`` hash slot -> "owner|time": which replica's socket holds each slot
+  (``*`` for the session's one socket, a tab id in per-tab mode);
   owners refresh their entries every 10 s and an entry older than :data:`STALE_AFTER` is gone
   (its replica died), so a crash never locks a session out;
 * channel ``pychat:signals``: JSON :class:`~backend.storage.SessionClosed` and

@@ -8,8 +8,8 @@ checkpoint thread, a Redis client and its subscriber) and is chosen by URL
 
 * ``sqlite:///path``: :mod:`backend.sqlite_storage`, one process, nothing else to run;
 * ``redis://…``: :mod:`backend.redis_storage`, so several replicas behind a proxy act as one
-  server (a session, a revocation, a throttle counter, the history and the "one socket per tab,
-  five per session" rule hold whichever replica answers).
+  server (a session, a revocation, a throttle counter, the history and the "one socket per
+  session, or per tab in per-tab mode, five at most" rule hold whichever replica answers).
 
 A persistence that cannot be reached raises :class:`StorageUnavailable`; the HTTP layer
 answers 503 and the socket closes with 1013, so a client retries later and nothing is

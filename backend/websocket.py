@@ -1,4 +1,4 @@
-"""``/api/ws``: the one chat socket per tab.
+"""``/api/ws``: the session's one chat socket (or, declared per-tab mode, one per tab).
 
 Order of checks on a new connection, each with the answer a browser can see:
 
@@ -8,8 +8,10 @@ Order of checks on a new connection, each with the answer a browser can see:
 2. Upgrade (no compression, 64 KiB frames, protocol pings every ``ws_heartbeat`` seconds).
 3. Session from the cookie (or ``Authorization: Bearer``; never the query string), else
    accept-and-close 4401, because a browser cannot read the status of a refused handshake.
-4. One socket per tab (the older one gets 4409), at most five per session (4429), across
-   every replica (see :mod:`backend.hub`).
+4. One socket per session: a newer one replaces the older (4409).  A client whose tabs cannot
+   share one socket declares per-tab mode (``?mode=tab&tab=<id>``): then one socket per tab
+   (the older one of that tab gets 4409), at most five per session (4429).  Both rules hold
+   across every replica (see :mod:`backend.hub`).
 
 If the storage cannot be reached (shared storage down), the socket closes with 1013 "try again
 later" at any of these steps or when a message cannot be stored; the client keeps what it had
@@ -17,8 +19,12 @@ not got acknowledged and retries with backoff.
 
 Then ``welcome`` and ``history`` frames, and the receive loop: every frame is rate limited,
 parsed strictly and answered; a chat message is acknowledged by id, stored once and answered
-by an agent run (:mod:`backend.runs`), whose AG-UI events stream to the tab's current socket;
-a stop frame stops that run.  See docs/protocol.md.
+by an agent run (:mod:`backend.runs`), whose AG-UI events stream to the slot's current socket
+(after a reconnect or a change of leading tab, the newer socket); a stop frame stops that run.
+See docs/protocol.md.
+
+Every step reports to :mod:`backend.metrics` (a handshake's outcome once, each close's code,
+each message's acknowledgement latency).
 """
 
 from __future__ import annotations
@@ -48,16 +54,17 @@ from app.wire.close_codes import (
     UNSUPPORTED_DATA,
 )
 from app.wire.limits import HISTORY_LIMIT, MAX_FRAME
-from app.wire.urls import SOCKET_URL
+from app.wire.urls import MODE_PARAM, PER_TAB_MODE, SOCKET_URL, TAB_PARAM
 from backend import auth
 from backend.agent import Agent
 from backend.errors import json_error
-from backend.hub import Connection, Hub
+from backend.hub import SESSION_SLOT, Connection, Hub
 from backend.keys import HUB, SETTINGS, STORAGE
+from backend.metrics import METRICS, Handshake
 from backend.ratelimit import TokenBucket, WindowCounter
 from backend.runs import RUNS, RunManager
 from backend.sessions import TOUCH_EVERY
-from backend.storage import StorageUnavailable
+from backend.storage import Claim, StorageUnavailable
 
 log = logging.getLogger("pychat.ws")
 
@@ -78,14 +85,25 @@ class Limits:
         self.invalid = WindowCounter(20, 5.0, clock)
 
 
+def slot_of(request: web.Request) -> str:
+    """The session's one socket, unless the client declares per-tab mode (docs/protocol.md)."""
+    if request.query.get(MODE_PARAM) != PER_TAB_MODE:
+        return SESSION_SLOT
+    tab = request.query.get(TAB_PARAM, "")
+    return tab if ID_PATTERN.fullmatch(tab) else uuid.uuid4().hex
+
+
 async def chat_socket(request: web.Request) -> web.StreamResponse:
     app = request.app
+    metrics = app[METRICS]
     if not app[ADMISSION].take():
+        metrics.handshake(Handshake.BUSY)
         return json_error(
             503, "busy", "Too many connections at once. Try again shortly.", {"Retry-After": "1"}
         )
     origin = request.headers.get("Origin")
     if origin is None or origin not in app[ORIGINS]:
+        metrics.handshake(Handshake.FORBIDDEN_ORIGIN)
         return json_error(
             403, "forbidden_origin", "WebSocket connections from this origin are refused."
         )
@@ -98,34 +116,49 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
         autoping=True,
     )
     if not ws.can_prepare(request).ok:
+        metrics.handshake(Handshake.NOT_WEBSOCKET)
         return json_error(400, "not_websocket", "This endpoint speaks WebSocket only.")
     await ws.prepare(request)
+    conn: Connection | None = None
+    refused: int | None = None  # the code a refused socket was closed with
     try:
-        await _serve(request, ws)
+        admitted = await _admit(request, ws)
+        if isinstance(admitted, Connection):
+            conn = admitted
+            await _serve(request, conn)
+        else:
+            refused = admitted
     except StorageUnavailable:
+        if conn is None:
+            metrics.handshake(Handshake.STORAGE_UNAVAILABLE)
         log.warning("storage unavailable: socket closed with 1013")
         await ws.close(code=TRY_AGAIN_LATER, message=b"storage unavailable, try again later")
+        refused = TRY_AGAIN_LATER
+    # The code that ended it: ours when we closed it, the client's otherwise.
+    ours = refused if refused is not None else conn.closed_with if conn is not None else None
+    metrics.closed(ours if ours is not None else ws.close_code)
     return ws
 
 
-async def _serve(request: web.Request, ws: web.WebSocketResponse) -> None:
+async def _admit(request: web.Request, ws: web.WebSocketResponse) -> Connection | int:
+    """Authenticate and register the socket; if refused, the code it was closed with."""
     app = request.app
     settings = app[SETTINGS]
     storage = app[STORAGE]
+    metrics = app[METRICS]
     session = await storage.sessions.validate(auth.request_token(request))
     if session is None:
+        metrics.handshake(Handshake.UNAUTHORIZED)
         await ws.close(code=UNAUTHORIZED, message=b"not signed in")
-        return
-    tab = request.query.get("tab", "")
-    if not ID_PATTERN.fullmatch(tab):
-        tab = uuid.uuid4().hex
+        return UNAUTHORIZED
+    slot = slot_of(request)
     now = settings.clock()
     conn = Connection(
         ws,
         session.token_hash,
         session.user_id,
         session.user_name,
-        tab,
+        slot,
         connected_at=now,
         deadline=session.idle_expires_at,
         expires_at=session.expires_at,
@@ -133,17 +166,27 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse) -> None:
     )
     hub = app[HUB]
     conn.owner = hub.new_owner()
-    if not await hub.register(conn):
+    claim = await hub.register(conn)
+    if claim is Claim.FULL:
+        metrics.handshake(Handshake.SESSION_FULL)
         await ws.close(code=RATE_LIMITED, message=b"too many connections for this session")
-        return
+        return RATE_LIMITED
+    metrics.handshake(Handshake.REPLACED if claim is Claim.REPLACED else Handshake.ACCEPTED)
+    return conn
+
+
+async def _serve(request: web.Request, conn: Connection) -> None:
+    app = request.app
+    storage = app[STORAGE]
     try:
-        await conn.send(dumps(frames.welcome(session.user_name, auth.iso(session.expires_at), tab)))
-        recent = await storage.history.recent(session.user_id, HISTORY_LIMIT)
+        tab = None if conn.tab == SESSION_SLOT else conn.tab
+        await conn.send(dumps(frames.welcome(conn.user_name, auth.iso(conn.expires_at), tab)))
+        recent = await storage.history.recent(conn.user_id, HISTORY_LIMIT)
         await conn.send(dumps(frames.history([m.wire() for m in recent])))
-        del recent, session  # nothing of the greeting stays alive with an idle socket
-        await _receive(request, conn, Limits(settings))
+        del recent  # nothing of the greeting stays alive with an idle socket
+        await _receive(request, conn, Limits(app[SETTINGS]))
     finally:
-        await hub.unregister(conn)
+        await app[HUB].unregister(conn)
 
 
 async def _receive(request: web.Request, conn: Connection, limits: Limits) -> None:
@@ -180,6 +223,7 @@ async def _handle(request: web.Request, conn: Connection, frame: ChatText | Ping
     if isinstance(frame, Stop):  # nothing to stop (already finished) is not an error
         app[RUNS].stop(conn.user_id, frame.id)
         return
+    started = app[METRICS].message_received()
     now = app[SETTINGS].clock()
     storage = app[STORAGE]
     if now - conn.last_touch >= TOUCH_EVERY:  # a message is activity: slide the session
@@ -192,7 +236,8 @@ async def _handle(request: web.Request, conn: Connection, frame: ChatText | Ping
     # Not acknowledged unless stored: if this raises, the socket closes with 1013 and the
     # client resends the message after reconnecting.
     stored = await storage.history.add(conn.user_id, frame.id, "user", frame.text)
-    await conn.send(dumps(frames.ack(frame.id, duplicate=stored is None)))
+    if await conn.send(dumps(frames.ack(frame.id, duplicate=stored is None))):
+        app[METRICS].acknowledged_since(started, duplicate=stored is None)
     if stored is not None:
         await app[RUNS].start(conn, frame.id)
 
@@ -221,6 +266,7 @@ def setup(app: web.Application, settings, agent: Agent) -> None:
         app.cleanup_ctx.append(lifespan)
     app[ORIGINS] = settings.allowed_origins
     app[ADMISSION] = TokenBucket(settings.ws_handshakes_per_second, ADMISSION_BURST, time.monotonic)
+    app[METRICS].sockets_open.set_function(lambda: app[HUB].count())
     app.cleanup_ctx.append(app[HUB].run_sweeper)
     app.on_shutdown.append(_shutdown)
     app.router.add_get("/" + SOCKET_URL, chat_socket)

@@ -97,7 +97,7 @@ async def sign_out_run(cluster: Cluster, cross: bool) -> float:
         )
         token = response.cookies["pychat_sid"].value
         async with connect(
-            holder.url.replace("http", "ws") + "/api/ws?tab=bench",
+            holder.url.replace("http", "ws") + "/api/ws",
             origin=cluster.url,
             additional_headers={"Cookie": f"pychat_sid={token}"},
         ) as ws:
@@ -128,11 +128,14 @@ def main() -> int:
     args = parser.parse_args()
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
+        replica_ports = (free_port(), free_port())
         cluster = Cluster(
             Path(scratch),
             port=free_port(),
-            replica_ports=(free_port(), free_port()),
+            replica_ports=replica_ports,
             redis_port=free_port(),
+            metrics_port=free_port(),
+            replica_metrics_ports={port: free_port() for port in replica_ports},
             access_log=False,
         ).start()
         try:

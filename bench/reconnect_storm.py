@@ -58,6 +58,7 @@ from app.net.connection import (  # noqa: E402
 from app.net.connection import (  # noqa: E402
     SessionChecked as SessionCheckedEvent,
 )
+from app.wire.urls import socket_query  # noqa: E402
 from backend.auth import COOKIE_NAME  # noqa: E402
 from bench.server_load import prepare_db  # noqa: E402
 from tests.support import ServerProcess  # noqa: E402
@@ -69,7 +70,7 @@ RESULTS = ROOT / "bench" / "results"
 class Client:
     def __init__(self, index: int, url: str, origin: str, token: str, seed: int) -> None:
         self.index = index
-        self.url = f"{url}?tab=t{index % TABS}"
+        self.url = f"{url}{socket_query(f't{index % TABS}')}"  # per-tab mode: five per session
         self.origin = origin
         self.token = token
         self.rng = random.Random(seed)

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
+from app.wire.urls import socket_query  # noqa: E402
 from backend.auth import COOKIE_NAME  # noqa: E402
 from backend.config import Settings  # noqa: E402
 from backend.storage_url import open_storage  # noqa: E402
@@ -76,7 +77,9 @@ class Target:
         return {"Cookie": f"{COOKIE_NAME}={self.tokens[i // TABS_PER_SESSION]}"}
 
     def address(self, i: int) -> str:
-        return f"{self.url}?tab=t{i % TABS_PER_SESSION}" if self.tokens else self.url
+        # five tabs per session, each declaring per-tab mode (the fallback), as before sharing
+        tab = f"t{i % TABS_PER_SESSION}"
+        return f"{self.url}{socket_query(tab)}" if self.tokens else self.url
 
 
 class Pool:

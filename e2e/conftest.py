@@ -63,6 +63,12 @@ RECORDER = """
 })();
 """
 
+# A browser whose tabs cannot share one socket: no Web Locks (as in a page served over plain
+# http from another host than localhost: locks exist only in secure contexts).  The page falls
+# back to a socket per tab, declared to the server as per-tab mode.  (BroadcastChannel cannot
+# be removed this way: PyScript itself constructs one while it starts.)
+NO_WEB_LOCKS = "delete Navigator.prototype.locks;"
+
 # Totals across the whole e2e run, reported at the end (sockets per sign-in).
 TOTALS = {"sign_ins": 0, "restores": 0, "sockets": 0}
 
@@ -135,6 +141,8 @@ def live_server(server_dir) -> Iterator[ServerProcess]:
         add_user(db, name, PASSWORD)
         add_user(db, f"chat-{name}", PASSWORD)
         add_user(db, f"md-{name}", PASSWORD)
+    for name in ("ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy", "jo", "kai", "lea"):
+        add_user(db, f"tabs-{name}", PASSWORD)  # e2e/test_tabs.py
     for start in ("normal", "snapshot"):  # e2e/test_first_visit.py
         add_user(db, f"early-{start}", PASSWORD)
     add_user(db, "md-stdlib", PASSWORD)  # e2e/test_stdlib.py

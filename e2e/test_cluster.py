@@ -13,23 +13,27 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from e2e.conftest import chat_open, make_pages, open_app, send, settled, sign_in
+from e2e.conftest import NO_WEB_LOCKS, chat_open, make_pages, open_app, send, settled, sign_in
 from tests.support import PASSWORD, ServerProcess, free_port
 from tools.cluster import Cluster
 
-USERS = ("kim", "lee", "max", "ned", "oli")
+USERS = ("kim", "lee", "max", "ned", "oli", "pia")
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[Cluster]:
+    replica_ports = (free_port(), free_port())
     running = Cluster(
         tmp_path_factory.mktemp("cluster"),
         port=free_port(),
-        replica_ports=(free_port(), free_port()),
+        replica_ports=replica_ports,
         redis_port=free_port(),
+        metrics_port=free_port(),
+        replica_metrics_ports={port: free_port() for port in replica_ports},
     ).start()
     try:
         for name in USERS:
@@ -116,7 +120,9 @@ def test_sign_out_on_one_replica_closes_the_socket_on_the_other(cluster, cluster
 
 
 def test_a_second_tab_on_the_other_replica_follows_sign_out(cluster, cluster_pages):
+    """Tabs that cannot share (the per-tab fallback) hold a socket each, here one per replica."""
     ensure_replicas(cluster)
+    cluster_pages.context.add_init_script(NO_WEB_LOCKS)
     first = signed_in_page(cluster_pages, "max")
     second, _watch = cluster_pages.new()
     for _attempt in range(6):  # the balancer decides; reload until the tabs are split
@@ -172,11 +178,54 @@ def test_without_redis_sign_in_is_refused_clearly_and_comes_back(
     settled(watch_page, "authenticated")
 
 
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        assert response.status == 200
+        return response.read().decode()
+
+
+def sign_ins(cluster: Cluster) -> float:
+    """Successful sign-ins, summed over the replicas' own metrics."""
+    total = 0.0
+    for replica in cluster.replicas:
+        for family in text_string_to_metric_families(
+            scrape(cluster.replica_metrics_url(replica.port))
+        ):
+            for sample in family.samples:
+                if sample.name == "pychat_sign_ins_total" and sample.labels == {
+                    "outcome": "succeeded"
+                }:
+                    total += sample.value
+    return total
+
+
+def test_traefik_and_every_replica_serve_their_metrics_on_loopback(cluster, cluster_pages):
+    ensure_replicas(cluster)
+    before = sign_ins(cluster)
+    page = signed_in_page(cluster_pages, "pia")
+    held = holder(cluster, page)
+    replicas = [scrape(cluster.replica_metrics_url(r.port)) for r in cluster.replicas]
+    assert "pychat_ws_sockets_open 1.0" in replicas[held]
+    assert "pychat_ws_sockets_open 0.0" in replicas[1 - held]
+    assert sign_ins(cluster) == before + 1
+    proxy = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(scrape(cluster.metrics_url))
+        for sample in family.samples
+    }
+    web = (("entrypoint", "web"), ("protocol", "TCP"))
+    assert proxy[("traefik_open_connections", web)] >= 1  # the socket, held through Traefik
+    up = [v for (name, _), v in proxy.items() if name == "traefik_service_server_up"]
+    assert up == [1.0, 1.0]
+    assert "pia" not in "".join(replicas)
+    assert not any("/api/" in value for _, labels in proxy for _, value in labels)
+
+
 def test_a_foreign_origin_is_refused_through_the_proxy_and_directly(cluster):
     ensure_replicas(cluster)
 
     def status_for(base: str, origin: str) -> int:
-        url = base.replace("http://", "ws://") + "/api/ws?tab=x"
+        url = base.replace("http://", "ws://") + "/api/ws"
         try:
             with connect(url, origin=origin, open_timeout=5):
                 return 101

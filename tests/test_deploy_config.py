@@ -53,3 +53,10 @@ def test_idle_sockets_are_not_cut_and_logs_keep_no_paths_or_headers():
     fields = static["accessLog"]["fields"]
     assert fields["names"]["RequestPath"] == "drop"  # query strings stay out of the log
     assert fields["headers"]["defaultMode"] == "drop"  # and so do Cookie and Authorization
+
+
+def test_traefik_serves_its_own_metrics_on_a_loopback_entry_point():
+    static = load(DEPLOY / "traefik.yml")
+    assert static["metrics"]["prometheus"]["entryPoint"] == "metrics"
+    assert static["entryPoints"]["metrics"]["address"].startswith("127.0.0.1:")
+    assert static["entryPoints"]["metrics"] != static["entryPoints"]["web"]

@@ -1,11 +1,17 @@
-"""The chat session's browser adapter: a socket, timers and page events for
-:class:`app.chat.session.ChatSession`.
+"""The chat's browser adapter: a socket, timers, the tab lock, the tab channel and page events
+for :class:`app.chat.sharing.SharedChat`.
 
-It turns ``onopen``/``onmessage``/``onclose``, timers, ``online``/``offline`` and
-``visibilitychange`` into the core's events and performs the effects it returns.  One exists
-per signed-in page, made by the registry that :mod:`app.browser.chat` owns.  The current
-socket's proxies are destroyed as soon as it is closed or replaced, and :meth:`stop` cancels
-every timer, so nothing of a signed-out user survives.
+It turns ``onopen``/``onmessage``/``onclose``, timers, lock grants and losses, channel messages,
+``online``/``offline``, ``visibilitychange`` and the page lifecycle (``freeze``, ``resume``,
+``pagehide``) into the core's events and performs the effects it returns.  One exists per
+signed-in page, made by the registry that :mod:`app.browser.chat` owns.  Whether this tab
+leads (and holds the socket), follows, or is alone with a socket of its own is the core's
+decision; this module only says whether sharing is possible here (Web Locks and
+``BroadcastChannel`` exist, and the server is the real one, not preview mode's).
+
+The current socket's proxies are destroyed as soon as it is closed or replaced, and
+:meth:`stop` cancels every timer, gives the lock up and closes the channel, so nothing of a
+signed-out user survives.
 """
 
 from __future__ import annotations
@@ -21,17 +27,16 @@ import js
 
 from app.browser.http import BrowserLink, socket_url
 from app.browser.proxies import COUNTS, Listeners, destroy, new_proxy
+from app.browser.tab_channel import TabChannel
+from app.browser.tab_lock import TabLock
 from app.browser.timers import Timers
 from app.chat.conversation import Accepted
 from app.chat.session import (
     CancelTimer,
     Changed,
-    ChatSession,
     CheckSession,
     Closed,
     CloseSocket,
-    Effect,
-    Event,
     FrameReceived,
     Offline,
     Online,
@@ -52,11 +57,28 @@ from app.chat.session import (
     TimerFired,
     Visible,
 )
+from app.chat.sharing import (
+    Broadcast,
+    CancelTabTimer,
+    ChannelMessage,
+    Effect,
+    Event,
+    Frozen,
+    LockGranted,
+    LockLost,
+    ReleaseLock,
+    RequestLock,
+    Resumed,
+    SharedChat,
+    StartTabTimer,
+    TabTimerFired,
+    channel_name,
+)
 from app.net.link import ServerLink
 from app.wire.close_codes import NORMAL
 from app.wire.urls import SESSION_URL
 
-TAB_ID = uuid.uuid4().hex  # per page load: a new tab (or a reload) never replaces another tab
+TAB_ID = uuid.uuid4().hex  # per page load: a new tab (or a reload) is a new tab
 OPEN_STATES = (0, 1)  # WebSocket.CONNECTING, WebSocket.OPEN
 
 Listener = Callable[[Changed], None]
@@ -75,7 +97,13 @@ class ChatConnection:
         self.user = user
         self.on_session_ended = on_session_ended
         self.link: ServerLink = link if link is not None else BrowserLink()
-        self.session = ChatSession(random.Random(), online=bool(js.navigator.onLine))
+        # Preview mode's simulated server lives inside each page: nothing to share there.
+        shared = link is None and TabLock.available() and TabChannel.available()
+        self.chat = SharedChat(
+            TAB_ID, random.Random(), online=bool(js.navigator.onLine), shared=shared
+        )
+        self._lock: TabLock | None = None
+        self._channel: TabChannel | None = None
         self.listeners: list[Listener] = []
         self._ws: Any = None
         self._ws_generation = 0
@@ -86,11 +114,16 @@ class ChatConnection:
 
     @property
     def conn(self):
-        return self.session.conn
+        return self.chat.conn
 
     @property
     def conversation(self):
-        return self.session.conversation
+        return self.chat.conversation
+
+    @property
+    def role(self) -> str:
+        """``leader``, ``follower`` or ``alone`` (see :class:`app.chat.sharing.SharedChat`)."""
+        return self.chat.role
 
     # ------------------------------------------------------------ ManagedSocket
 
@@ -99,6 +132,20 @@ class ChatConnection:
         listen(js.window, "online", lambda _e: self.dispatch(Online(time.time())))
         listen(js.window, "offline", lambda _e: self.dispatch(Offline()))
         listen(js.document, "visibilitychange", self._on_visibility)
+        if self.chat.shared:
+            name = channel_name(str(js.location.origin), self.user)
+            self._channel = TabChannel(
+                name, lambda data: self.dispatch(ChannelMessage(data, time.time()))
+            )
+            self._lock = TabLock(
+                name,
+                on_granted=lambda lock: self.dispatch(LockGranted(lock, time.time())),
+                on_lost=lambda lock: self.dispatch(LockLost(lock, time.time())),
+            )
+            # A leader about to be frozen hands over before it stops running.
+            listen(js.document, "freeze", lambda _e: self.dispatch(Frozen(time.time())))
+            listen(js.document, "resume", lambda _e: self.dispatch(Resumed()))
+            listen(js.window, "pagehide", self._on_pagehide)
         self.dispatch(Start(time.time()))
 
     def stop(self) -> None:
@@ -106,6 +153,10 @@ class ChatConnection:
         self._page_listeners.clear()
         self._timers.cancel_all()
         self._drop_socket()
+        if self._lock is not None:
+            self._lock.release_all()
+        if self._channel is not None:
+            self._channel.close()
         self.listeners.clear()
 
     # ------------------------------------------------------------ for the panel
@@ -141,7 +192,7 @@ class ChatConnection:
     # ------------------------------------------------------------ effects
 
     def dispatch(self, event: Event) -> list[Effect]:
-        effects = self.session.handle(event)
+        effects = self.chat.handle(event)
         for effect in effects:
             self._perform(effect)
         return effects
@@ -164,8 +215,21 @@ class ChatConnection:
                     delay,
                     lambda: self.dispatch(TimerFired(timer, g, time.time())),
                 )
-            case CancelTimer(timer=timer):
+            case CancelTimer(timer=timer) | CancelTabTimer(timer=timer):
                 self._timers.cancel(timer)
+            case StartTabTimer(timer=timer, delay=delay):
+                self._timers.start(
+                    timer, delay, lambda: self.dispatch(TabTimerFired(timer, time.time()))
+                )
+            case Broadcast(data=data):
+                if self._channel is not None:
+                    self._channel.post(data)
+            case RequestLock(lock=lock, steal=steal):
+                if self._lock is not None:
+                    self._lock.request(lock, steal)
+            case ReleaseLock(lock=lock):
+                if self._lock is not None:
+                    self._lock.release(lock)
             case CheckSession():
                 task = asyncio.ensure_future(self._check_session())
                 self._tasks.add(task)
@@ -180,7 +244,8 @@ class ChatConnection:
 
     def _open(self, generation: int) -> None:
         self._drop_socket()
-        ws = self.link.open_socket(socket_url(TAB_ID))
+        # A leader's socket is the session's one socket; a tab alone declares per-tab mode.
+        ws = self.link.open_socket(socket_url(None if self.chat.shared else TAB_ID))
         COUNTS["sockets_created"] += 1
         self._ws, self._ws_generation = ws, generation
         handlers = {
@@ -220,6 +285,12 @@ class ChatConnection:
     async def _check_session(self) -> None:
         status, _data, _headers = await self.link.request("GET", SESSION_URL)
         self.dispatch(SessionChecked(status))
+
+    def _on_pagehide(self, event: Any) -> None:
+        """Closing or reloading: say bye and give the lock up now, so the next tab leads at
+        once instead of when the browser has torn this page down.  A page kept for the back
+        button (``persisted``) may come back: it steps down as for a freeze, and queues again."""
+        self.dispatch(Frozen(time.time()) if event.persisted else Stop())
 
     def _on_visibility(self, _event: Any) -> None:
         if str(js.document.visibilityState) == "visible":

@@ -295,6 +295,8 @@ class ChatPanel:
             return
         indicator = describe(self.connection.conn, time.time())
         self.root.dataset.connection = indicator.connection
+        # leader / follower / alone: for tools and tests; a person sees the same in every tab
+        self.root.dataset.sharing = self.connection.role
         self.root.dataset.degraded = "true" if indicator.degraded else "false"
         self.status.textContent = indicator.text
         self.retry.hidden = not indicator.retry

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import js
 from pyodide.ffi import to_js
 
-from app.wire.urls import SOCKET_URL
+from app.wire.urls import SOCKET_URL, socket_query
 
 if TYPE_CHECKING:  # app.net.link is fetched with the chat, after start-up
     from app.net.link import Reply
@@ -48,11 +48,12 @@ async def request(method: str, url: str, body: dict | None = None) -> Reply:
     return int(response.status), data, response.headers
 
 
-def socket_url(tab: str) -> str:
-    """``ws(s)://<this page's host and path>/api/ws?tab=<tab>``."""
+def socket_url(tab: str | None) -> str:
+    """``ws(s)://<this page's host and path>/api/ws``: the session's one socket, or with a
+    ``tab`` this tab's own (``?mode=tab&tab=<tab>``, the fallback; see docs/protocol.md)."""
     url = js.URL.new(SOCKET_URL, js.location.href)
     url.protocol = "wss:" if js.location.protocol == "https:" else "ws:"
-    url.search = f"?tab={tab}"
+    url.search = socket_query(tab)
     return str(url.href)
 
 

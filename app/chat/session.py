@@ -2,9 +2,10 @@
 
 The browser adapter (:mod:`app.browser.chat_connection`) turns socket, timer and page callbacks
 into the events below and performs the effects :meth:`ChatSession.handle` returns; it decides
-nothing itself.  The core does not care where frames come from (a socket of its own, or, later,
-a channel to the tab that holds the socket): an event says which socket ``generation`` it
-belongs to and frames of any other generation are ignored::
+nothing itself.  The core does not care where frames come from: an event says which socket
+``generation`` it belongs to and frames of any other generation are ignored.  When tabs share
+one socket (:mod:`app.chat.sharing`), the leading tab runs this core, started with what the tab
+already shows, and :class:`HandOver` closes its socket without forgetting the conversation::
 
     >>> import random
     >>> session = ChatSession(random.Random(1))
@@ -21,7 +22,7 @@ out under another user).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.chat.conversation import ALL, Accepted, Conversation
 from app.chat.protocol import Welcome as WelcomeFrame
@@ -114,6 +115,12 @@ class RetryTurn:
     message_id: str
 
 
+@dataclass(frozen=True)
+class HandOver:
+    """Another tab takes the socket over: close ours, keep the conversation (and its outbox,
+    which the other tab is offered)."""
+
+
 Event = (
     Start
     | Stop
@@ -130,6 +137,7 @@ Event = (
     | RetryMessage
     | StopReply
     | RetryTurn
+    | HandOver
 )
 
 # ------------------------------------------------------------------------------ effects
@@ -179,10 +187,19 @@ class ChatSession:
     """One signed-in user's chat.  ``conn`` and ``conversation`` are for reading (the panel
     renders them); only :meth:`handle` changes them."""
 
-    def __init__(self, rng: RandomSource, online: bool = True) -> None:
+    def __init__(
+        self,
+        rng: RandomSource,
+        online: bool = True,
+        conversation: Conversation | None = None,
+        generation: int = 0,
+        opened_once: bool = False,
+    ) -> None:
+        """A tab that takes the socket over starts with what it shows (``conversation``), the
+        last socket ``generation`` it used and whether the chat had been open already."""
         self.rng = rng
-        self.conn = Conn(online=online)
-        self.conversation = Conversation()
+        self.conn = Conn(online=online, generation=generation, opened_once=opened_once)
+        self.conversation = conversation if conversation is not None else Conversation()
         self.pings = 0
 
     def handle(self, event: Event) -> list[Effect]:
@@ -216,6 +233,13 @@ class ChatSession:
             case SessionChecked(status=status):
                 # Only a 401/403 says the session is gone; no answer means we do not know.
                 return self._connection(core.SessionChecked(status not in (401, 403)))
+            case HandOver():
+                return [
+                    replace(e, reason="handed over to another tab")
+                    if isinstance(e, CloseSocket)
+                    else e
+                    for e in self._connection(Stop())
+                ]
         effects = self._connection(event)
         if isinstance(event, Stop):
             self.conversation.clear()

@@ -29,7 +29,7 @@ from app.wire.agent_runs import CUT_STOPPED, STOPPED, failure
 from app.wire.client_frames import Ping, ProtocolError, Stop, parse_client_frame
 from app.wire.close_codes import ABNORMAL, NORMAL, REPLACED, UNAUTHORIZED
 from app.wire.limits import ABSOLUTE_TIMEOUT, HISTORY_LIMIT, IDLE_TIMEOUT
-from app.wire.urls import LOGIN_URL, LOGOUT_URL, SESSION_URL
+from app.wire.urls import LOGIN_URL, LOGOUT_URL, MODE_PARAM, PER_TAB_MODE, SESSION_URL, TAB_PARAM
 
 SESSION_SECONDS = ABSOLUTE_TIMEOUT
 
@@ -238,7 +238,7 @@ class PreviewServer:
         if self.user is None:  # accept-then-close, as the real server reports auth failures
             socket._closed(UNAUTHORIZED, "not signed in")
             return
-        tab = _tab_of(socket.url)
+        tab = _tab_of(socket.url)  # None: the session's one socket
         for other in [s for s in self._sockets if _tab_of(s.url) == tab]:
             other._closed(REPLACED, "replaced by a newer connection")
         self._sockets.append(socket)
@@ -360,10 +360,9 @@ class PreviewServer:
         self.drop_sockets(UNAUTHORIZED, "signed out")
 
 
-def _tab_of(url: str) -> str:
-    query = url.partition("?")[2]
-    for pair in query.split("&"):
-        key, _, value = pair.partition("=")
-        if key == "tab":
-            return value
-    return ""
+def _tab_of(url: str) -> str | None:
+    """The tab of a per-tab socket (``?mode=tab&tab=…``); ``None`` for the session's one."""
+    query = dict(pair.partition("=")[::2] for pair in url.partition("?")[2].split("&"))
+    if query.get(MODE_PARAM) != PER_TAB_MODE:
+        return None
+    return query.get(TAB_PARAM, "")

@@ -33,7 +33,8 @@ def stop(message_id: str) -> dict:
 # ---------------------------------------------------------------------- from the server
 
 
-def welcome(user: str, expires_at: str, tab: str) -> dict:
+def welcome(user: str, expires_at: str, tab: str | None) -> dict:
+    """``tab`` is the tab id of a per-tab socket, ``None`` for the session's one socket."""
     return {"type": "welcome", "user": {"name": user}, "expires_at": expires_at, "tab": tab}
 
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
+import urllib.error
 import urllib.request
+from pathlib import Path
 
-from tests.support import PASSWORD, PYTHON, ROOT, ServerProcess, add_user
+import pytest
+
+from backend.cli import serve_parser
+from tests.support import PASSWORD, PYTHON, ROOT, ServerProcess, add_user, free_port
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -106,3 +112,44 @@ def test_a_bad_header_in_the_environment_is_refused_by_name(tmp_path):
     )
     assert refused.returncode == 2 and "PYCHAT_AGENT_HEADERS" in refused.stderr
     assert secret not in refused.stderr
+
+
+def test_metrics_have_a_loopback_listener_of_their_own_and_never_the_apps_port(tmp_path):
+    db = tmp_path / "metrics.db"
+    add_user(db, "ada", PASSWORD)
+    metrics_port = free_port()
+    server = ServerProcess(db, "--metrics-port", str(metrics_port)).start()
+    try:
+        metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        with urllib.request.urlopen(metrics_url, timeout=10) as response:
+            text = response.read().decode()
+        assert "pychat_ws_sockets_open 0.0" in text
+        assert 'pychat_ws_handshakes_total{outcome="accepted"} 0.0' in text
+        with pytest.raises(urllib.error.HTTPError) as public:
+            urllib.request.urlopen(server.url + "/metrics", timeout=10)
+        assert public.value.code == 404
+        assert listening_addresses(metrics_port) == ["127.0.0.1"]
+    finally:
+        server.stop()
+
+
+def listening_addresses(port: int) -> list[str]:
+    """The IPv4 addresses a listening socket on ``port`` is bound to (Linux /proc/net/tcp)."""
+    found = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.append(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+def test_metrics_on_the_apps_own_port_are_refused(tmp_path):
+    port = free_port()
+    shared = run("--port", str(port), "--metrics-port", str(port), "--db", str(tmp_path / "x.db"))
+    assert shared.returncode == 2 and "cannot serve metrics there" in shared.stderr
+
+
+def test_metrics_are_off_unless_asked_for():
+    args = serve_parser().parse_args([])
+    assert args.metrics_port is None and args.metrics_host == "127.0.0.1"

@@ -107,6 +107,18 @@ async def test_one_socket_per_tab_across_replicas(pair):
             assert (await frames_until(second, "pong"))[-1]["id"] == 1
 
 
+async def test_one_socket_per_session_across_replicas(pair):
+    a, b = pair
+    token = await a.token()
+    async with open_socket(a, token, tab=None) as first:
+        await frames_until(first, "history")
+        async with open_socket(b, token, tab=None) as second:
+            await frames_until(second, "history")
+            assert await close_code(first, timeout=2.0) == 4409
+            await second.send('{"type": "ping", "id": 1}')
+            assert (await frames_until(second, "pong"))[-1]["id"] == 1
+
+
 async def test_five_sockets_per_session_across_replicas(pair):
     a, b = pair
     token = await a.token()

@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import pytest
+from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from backend.keys import HUB
@@ -98,6 +99,43 @@ async def test_a_new_socket_from_the_same_tab_replaces_the_old_one(server):
             assert await close_code(old) == 4409
             await new.send(json.dumps({"type": "ping", "id": 1}))
             assert (await frames_until(new, "pong"))[-1] == {"type": "pong", "id": 1}
+
+
+async def test_the_sessions_one_socket_is_replaced_by_a_newer_one_with_4409(server):
+    token = await token_for(server)
+    async with open_socket(server, token, tab=None) as old:
+        welcome = (await frames_until(old, "history"))[0]
+        assert welcome["tab"] is None
+        async with open_socket(server, token, tab=None) as new:
+            assert await close_code(old) == 4409
+            await new.send(json.dumps({"type": "ping", "id": 1}))
+            assert (await frames_until(new, "pong"))[-1] == {"type": "pong", "id": 1}
+            assert server.server.app[HUB].count() == 1
+
+
+async def test_a_tab_id_without_per_tab_mode_is_still_the_sessions_one_socket(server):
+    token = await token_for(server)
+    url = server.url.replace("http://", "ws://") + "/api/ws?tab=mine"
+    headers = {"Cookie": f"pychat_sid={token}"}
+    async with connect(url, origin=server.origin, additional_headers=headers) as first:
+        assert json.loads(await first.recv())["tab"] is None
+        async with open_socket(server, token, tab=None) as second:
+            await frames_until(second, "history")
+            assert await close_code(first) == 4409
+
+
+async def test_the_sessions_socket_and_per_tab_sockets_share_the_cap_of_five(server):
+    token = await token_for(server)
+    sockets = [await open_socket(server, token, tab=None)]
+    sockets += [await open_socket(server, token, tab=f"tab{i}") for i in range(4)]
+    try:
+        for ws in sockets:
+            await frames_until(ws, "history")
+        async with open_socket(server, token, tab="tab5") as sixth:
+            assert await close_code(sixth) == 4429
+    finally:
+        for ws in sockets:
+            await ws.close()
 
 
 async def test_at_most_five_sockets_per_session(server):

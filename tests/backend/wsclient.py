@@ -8,11 +8,13 @@ import json
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from app.wire.urls import socket_query
 from backend.auth import COOKIE_NAME
 
 
 def ws_url(http_url: str, tab: str | None = "tab-1") -> str:
-    return http_url.replace("http://", "ws://") + "/api/ws" + (f"?tab={tab}" if tab else "")
+    """A per-tab socket's URL (``?mode=tab&tab=…``); ``tab=None``: the session's one socket."""
+    return http_url.replace("http://", "ws://") + "/api/ws" + socket_query(tab)
 
 
 SAME_ORIGIN = "same-origin"

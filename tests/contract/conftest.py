@@ -19,7 +19,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from app.preview.server import Behaviour, PreviewServer
-from app.wire.urls import LOGIN_URL, LOGOUT_URL, SESSION_URL, SOCKET_URL
+from app.wire.urls import LOGIN_URL, LOGOUT_URL, SESSION_URL, SOCKET_URL, socket_query
 from backend.app import create_app
 from backend.auth import COOKIE_NAME
 from backend.config import ROOT, Settings
@@ -92,10 +92,10 @@ class RealClient:
             data = await response.json() if response.content_type == "application/json" else None
             return response.status, data, dict(response.headers)
 
-    async def socket(self, tab: str) -> RealSocket:
+    async def socket(self, tab: str | None) -> RealSocket:
         token = next((c.value for c in self._http.cookie_jar if c.key == COOKIE_NAME), None)
         headers = {"Cookie": f"{COOKIE_NAME}={token}"} if token else {}
-        url = self._base.replace("http://", "ws://") + f"/{SOCKET_URL}?tab={tab}"
+        url = self._base.replace("http://", "ws://") + f"/{SOCKET_URL}{socket_query(tab)}"
         ws = await connect(url, origin=self._base, additional_headers=headers, open_timeout=5)
         return RealSocket(ws)
 
@@ -138,8 +138,9 @@ class PreviewClient:
         status, data, headers = await self._server.request(method, url, body)
         return status, data, headers
 
-    async def socket(self, tab: str) -> PreviewSocket:
-        return PreviewSocket(self._server.open_socket(f"ws://preview/{SOCKET_URL}?tab={tab}"))
+    async def socket(self, tab: str | None) -> PreviewSocket:
+        url = f"ws://preview/{SOCKET_URL}{socket_query(tab)}"
+        return PreviewSocket(self._server.open_socket(url))
 
 
 @pytest.fixture(params=["real", "preview"])

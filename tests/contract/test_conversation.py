@@ -27,7 +27,8 @@ async def sign_in(client: Client) -> dict:
     return body
 
 
-async def greeted(client: Client, tab: str = "tab-1") -> tuple[Socket, dict, dict]:
+async def greeted(client: Client, tab: str | None = "tab-1") -> tuple[Socket, dict, dict]:
+    """A per-tab socket of ``tab``, or with ``None`` the session's one socket, greeted."""
     socket = await client.socket(tab)
     return socket, await socket.frame(), await socket.frame()
 
@@ -183,6 +184,19 @@ async def test_a_second_socket_of_the_same_tab_replaces_the_first(client):
     assert await first.closed() == REPLACED
     await second.send(json.dumps(frames.ping(1)))
     assert await second.frame() == frames.pong(1)
+    await second.close()
+
+
+async def test_the_sessions_one_socket_is_replaced_by_a_newer_one(client):
+    await sign_in(client)
+    first, welcome, _ = await greeted(client, None)
+    assert welcome["tab"] is None
+    second, _, _ = await greeted(client, None)
+    assert await first.closed() == REPLACED
+    per_tab, _, _ = await greeted(client, "own")  # a per-tab socket lives beside it
+    await second.send(json.dumps(frames.ping(2)))
+    assert await second.frame() == frames.pong(2)
+    await per_tab.close()
     await second.close()
 
 

@@ -26,3 +26,9 @@ def page():
     chat.ENTRY.registry = None
     markdown_install._install = None
     return fakejs.reset()
+
+
+@pytest.fixture
+def shared_page(page):
+    """The same fresh page in a browser with Web Locks and BroadcastChannel."""
+    return fakejs.reset(shared=True)

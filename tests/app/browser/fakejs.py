@@ -5,10 +5,16 @@ has.  Elements keep attributes, ``dataset``, text, children and listeners; ``que
 understands the selectors the adapters use (tags, ``#id``, ``.class``, ``[attr]``,
 ``[attr="value"]``, ``:not(:empty)`` and descendants).  ``fetch`` and ``WebSocket`` are
 recorded and answered by the test.
+
+``reset(shared=True)`` gives the page ``navigator.locks`` (a lock manager with a queue,
+``signal`` and ``steal``, whose callbacks run on the event loop as a browser's do) and
+``BroadcastChannel`` (delivering to the other channels of the same name on the next turn of
+the loop); the test plays the user's other tabs through :class:`OtherTab`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import types
 from collections.abc import Awaitable, Callable
@@ -390,6 +396,169 @@ class Proxy:
         Proxy.live -= 1
 
 
+class AbortError(Exception):
+    """The DOMException a lock request rejects with when aborted or stolen."""
+
+
+def _settle(future: asyncio.Future, value: Any = None, error: Exception | None = None) -> None:
+    if not future.done():
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+
+class AbortSignal:
+    def __init__(self) -> None:
+        self.aborted = False
+        self.on_abort: list[Callable[[], None]] = []
+
+
+class AbortController:
+    def __init__(self) -> None:
+        self.signal = AbortSignal()
+
+    @classmethod
+    def new(cls) -> AbortController:
+        return cls()
+
+    def abort(self) -> None:
+        if not self.signal.aborted:
+            self.signal.aborted = True
+            for callback in self.signal.on_abort:
+                callback()
+
+
+class Promise:
+    @staticmethod
+    def withResolvers() -> types.SimpleNamespace:
+        future = asyncio.get_event_loop().create_future()
+        return types.SimpleNamespace(
+            promise=future,
+            resolve=lambda value=None: _settle(future, value),
+            reject=lambda error=None: _settle(future, error=AbortError(str(error))),
+        )
+
+
+class _LockRequest:
+    def __init__(self, callback: Any, future: asyncio.Future) -> None:
+        self.callback = callback
+        self.future = future
+
+
+class LockManager:
+    """``navigator.locks``: exclusive locks by name, granted in request order."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, _LockRequest] = {}
+        self.queues: dict[str, list[_LockRequest]] = {}
+
+    def request(self, name: str, options: dict, callback: Any) -> asyncio.Future:
+        request = _LockRequest(callback, asyncio.get_event_loop().create_future())
+        if options.get("steal"):
+            stolen = self.held.pop(name, None)
+            if stolen is not None:
+                _settle(stolen.future, error=AbortError("stolen"))
+            self._grant(name, request)
+            return request.future
+        signal = options.get("signal")
+        if signal is not None:
+            signal.on_abort.append(lambda: self._withdraw(name, request))
+        self.queues.setdefault(name, []).append(request)
+        self._next(name)
+        return request.future
+
+    def holder(self, name: str) -> Any:
+        request = self.held.get(name)
+        return request.callback if request is not None else None
+
+    def _withdraw(self, name: str, request: _LockRequest) -> None:
+        queue = self.queues.get(name, [])
+        if request in queue:
+            queue.remove(request)
+            _settle(request.future, error=AbortError("aborted"))
+
+    def _next(self, name: str) -> None:
+        queue = self.queues.get(name, [])
+        if name not in self.held and queue:
+            self._grant(name, queue.pop(0))
+
+    def _grant(self, name: str, request: _LockRequest) -> None:
+        self.held[name] = request
+        asyncio.get_event_loop().call_soon(self._run, name, request)
+
+    def _run(self, name: str, request: _LockRequest) -> None:
+        if self.held.get(name) is not request:
+            return  # stolen before its callback ran
+        held = request.callback(types.SimpleNamespace(name=name))
+        asyncio.ensure_future(held).add_done_callback(
+            lambda done: self._released(name, request, done)
+        )
+
+    def _released(self, name: str, request: _LockRequest, done: asyncio.Future) -> None:
+        if self.held.get(name) is request:
+            del self.held[name]
+            _settle(request.future, done.result())
+            self._next(name)
+
+
+class BroadcastChannel:
+    open: ClassVar[list[BroadcastChannel]] = []
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.onmessage: Any = None
+        self.posted: list[Any] = []
+        self.closed = False
+        BroadcastChannel.open.append(self)
+
+    @classmethod
+    def new(cls, name: str) -> BroadcastChannel:
+        return cls(name)
+
+    def postMessage(self, data: Any) -> None:
+        assert not self.closed, "posted on a closed channel"
+        self.posted.append(data)
+        for other in BroadcastChannel.open:
+            if other is not self and other.name == self.name:
+                asyncio.get_event_loop().call_soon(other._deliver, data)
+
+    def _deliver(self, data: Any) -> None:
+        if not self.closed and self.onmessage is not None:
+            self.onmessage(Event("message", data=data))
+
+    def close(self) -> None:
+        self.closed = True
+        BroadcastChannel.open.remove(self)
+
+
+class OtherTab:
+    """Another tab of the same user, played by the test: it talks on the channel and can
+    hold or steal the lock."""
+
+    def __init__(self, name: str) -> None:
+        self.channel = BroadcastChannel(name)
+        self.heard: list[Any] = []
+        self.channel.onmessage = lambda event: self.heard.append(event.data)
+        self.name = name
+        self._release: Callable[[], None] | None = None
+        self.lost: asyncio.Future | None = None
+
+    def say(self, data: Any) -> None:
+        self.channel.postMessage(data)
+
+    def take_lock(self, steal: bool = False) -> None:
+        resolvers = Promise.withResolvers()
+        self._release = resolvers.resolve
+        self.lost = js.navigator.locks.request(
+            self.name, {"steal": True} if steal else {}, lambda _lock: resolvers.promise
+        )
+
+    def release_lock(self) -> None:
+        assert self._release is not None
+        self._release()
+
+
 FetchHandler = Callable[[str, dict | None], Awaitable[Response]]
 
 
@@ -406,8 +575,11 @@ pyodide.ffi = ffi
 document: Document
 
 
-def reset(url: str = "http://127.0.0.1:8000/", online: bool = True) -> types.ModuleType:
-    """A fresh page: the real index.html, empty storage, no requests, no sockets."""
+def reset(
+    url: str = "http://127.0.0.1:8000/", online: bool = True, shared: bool = False
+) -> types.ModuleType:
+    """A fresh page: the real index.html, empty storage, no requests, no sockets; with
+    ``shared``, Web Locks and ``BroadcastChannel`` too."""
     global document
     document = Document()
     window = Target()
@@ -427,9 +599,15 @@ def reset(url: str = "http://127.0.0.1:8000/", online: bool = True) -> types.Mod
             marks=[], mark=lambda name: js.performance.marks.append(name)
         ),
         location=types.SimpleNamespace(
-            href=url, search=f"?{search}" if search else "", protocol=url.split("//")[0]
+            href=url,
+            search=f"?{search}" if search else "",
+            protocol=url.split("//")[0],
+            origin=re.match(r"\w+://[^/]+", url).group(),
         ),
-        navigator=types.SimpleNamespace(onLine=online),
+        navigator=types.SimpleNamespace(onLine=online, locks=LockManager() if shared else None),
+        BroadcastChannel=BroadcastChannel if shared else None,
+        AbortController=AbortController,
+        Promise=Promise,
         URL=types.SimpleNamespace(new=Url),
         URLSearchParams=types.SimpleNamespace(
             new=lambda query: types.SimpleNamespace(
@@ -452,6 +630,7 @@ def reset(url: str = "http://127.0.0.1:8000/", online: bool = True) -> types.Mod
 
     js.fetch = fetch
     WebSocket.made = []
+    BroadcastChannel.open = []
     return js
 
 

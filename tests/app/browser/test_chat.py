@@ -37,10 +37,11 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_mounting_opens_one_socket_for_this_tab_and_shows_connecting(page):
+async def test_without_locks_or_channels_the_tab_opens_its_own_socket_in_per_tab_mode(page):
     chat, panel, ws = mounted(page)
-    assert ws.url.startswith("ws://127.0.0.1:8000/api/ws?tab=") and "token" not in ws.url
+    assert ws.url.startswith("ws://127.0.0.1:8000/api/ws?mode=tab&tab=") and "token" not in ws.url
     assert panel_state(page) == "connecting"
+    assert page.document.getElementById("chat-panel").dataset.sharing == "alone"
     assert page.document.querySelector("#chat-panel #chat-log").getAttribute("role") == "log"
     chat.close_all()
     panel.unmount()
@@ -204,7 +205,7 @@ def send_button(page):
 
 
 async def test_while_an_answer_streams_the_send_button_stops_it(page):
-    chat, panel, ws = open_panel(page)
+    _chat, _panel, ws = open_panel(page)
     mid = typed(page, ws, "count slowly")
     assert (send_button(page).textContent, send_button(page).getAttribute("type")) == (
         "Send",
@@ -233,12 +234,114 @@ async def test_while_an_answer_streams_the_send_button_stops_it(page):
         "submit",
         False,
     )
+
+
+# ------------------------------------------------------------------ tabs sharing one socket
+
+CHANNEL = "pychat-chat http://127.0.0.1:8000 ada"
+OPEN_CONN = {
+    "state": "open",
+    "failures": 0,
+    "online": True,
+    "opened_once": True,
+    "degraded": False,
+    "retry_at": None,
+    "last_code": None,
+}
+
+
+def mount_shared(page, ended: list | None = None, timer_scale=None):
+    from app.browser import chat
+
+    ended = [] if ended is None else ended
+    panel = chat.mount(
+        page.document.body,
+        "ada",
+        on_close=lambda: None,
+        on_session_ended=lambda: ended.append(1),
+        timer_scale=timer_scale,
+    )
+    return chat, panel
+
+
+def said(other: fakejs.OtherTab) -> list[dict]:
+    return [json.loads(text) for text in other.heard]
+
+
+def update(messages=(), conn=OPEN_CONN, complete=True, term=(1, "other")) -> str:
+    return json.dumps(
+        {
+            "kind": "update",
+            "term": list(term),
+            "conn": conn,
+            "messages": list(messages),
+            "complete": complete,
+        }
+    )
+
+
+def sharing(page) -> str:
+    return page.document.getElementById("chat-panel").dataset.sharing
+
+
+async def test_a_lone_tab_leads_with_the_sessions_one_socket_and_tells_the_channel(shared_page):
+    other = fakejs.OtherTab(CHANNEL)  # listening, not asking for the lock
+    chat, panel = mount_shared(shared_page)
+    await settle()
+    [ws] = fakejs.WebSocket.made
+    assert ws.url == "ws://127.0.0.1:8000/api/ws" and sharing(shared_page) == "leader"
+    ws.server_opens()
+    ws.server_sends(WELCOME)
+    await settle()
+    kinds = [m["kind"] for m in said(other)]
+    assert kinds[:2] == ["hello", "leading"] and said(other)[-1]["conn"]["state"] == "open"
+    chat.close_all()
+    panel.unmount()
+    await settle()
+    assert said(other)[-1]["kind"] == "bye"
+    assert shared_page.navigator.locks.held == {} and fakejs.BroadcastChannel.open == [
+        other.channel
+    ]
+    assert stats(chat)["live_proxies"] == 0 and stats(chat)["live_timers"] == 0
+
+
+async def test_a_follower_shows_the_leaders_chat_and_offers_what_its_user_types(shared_page):
+    other = fakejs.OtherTab(CHANNEL)
+    other.take_lock()
+    await settle()
+    chat, panel = mount_shared(shared_page)
+    await settle()
+    assert fakejs.WebSocket.made == [] and sharing(shared_page) == "follower"
+    assert panel_state(shared_page) == "connecting" and said(other)[0]["kind"] == "hello"
+    other.say(
+        update([{"id": "h1", "role": "user", "text": "old", "status": "sent", "error": None}])
+    )
+    await settle()
+    assert panel_state(shared_page) == "open"
+    assert shared_page.document.querySelector('.chat-message[data-id="h1"]') is not None
+    shared_page.document.getElementById("chat-input").value = "from the follower"
+    shared_page.document.getElementById("chat-form").fire("submit")
+    await settle()
+    offer = [m for m in said(other) if m["kind"] == "offer"][-1]
+    assert offer["kind"] == "offer" and offer["text"] == "from the follower"
+    item = shared_page.document.querySelector(f'.chat-message[data-id="{offer["id"]}"]')
+    assert item.dataset.status == "pending"
+    sent = {
+        "id": offer["id"],
+        "role": "user",
+        "text": "from the follower",
+        "status": "sent",
+        "error": None,
+    }
+    other.say(update([sent], conn=None, complete=False))
+    await settle()
+    assert item.dataset.status == "sent"
     chat.close_all()
     panel.unmount()
 
 
 async def test_enter_still_sends_while_an_answer_streams(page):
-    chat, panel, ws = open_panel(page)
+    _chat, _panel, ws = open_panel(page)
     mid = typed(page, ws, "first")
     serve(ws, frames.ack(mid, False), frames.run_started("t", "r", mid))
     page.document.getElementById("chat-input").value = "second"
@@ -247,22 +350,77 @@ async def test_enter_still_sends_while_an_answer_streams(page):
     )
     assert json.loads(ws.sent[-1])["text"] == "second"
     assert send_button(page).textContent == "Stop"
+
+
+async def test_when_the_leader_goes_the_follower_takes_the_socket_and_what_was_waiting(
+    shared_page,
+):
+    other = fakejs.OtherTab(CHANNEL)
+    other.take_lock()
+    await settle()
+    chat, panel = mount_shared(shared_page)
+    await settle()
+    other.say(update())
+    await settle()
+    shared_page.document.getElementById("chat-input").value = "never acknowledged"
+    shared_page.document.getElementById("chat-form").fire("submit")
+    other.say(json.dumps({"kind": "bye", "term": [1, "other"]}))
+    other.release_lock()
+    await settle()
+    assert panel_state(shared_page) == "reconnecting" and sharing(shared_page) == "leader"
+    [ws] = fakejs.WebSocket.made
+    ws.server_opens()
+    ws.server_sends(WELCOME)
+    assert [json.loads(s)["text"] for s in ws.sent] == ["never acknowledged"]
     chat.close_all()
     panel.unmount()
 
 
 async def test_a_lost_socket_turns_stop_back_into_send(page):
-    chat, panel, ws = open_panel(page)
+    _chat, _panel, ws = open_panel(page)
     mid = typed(page, ws, "count slowly")
     serve(ws, frames.ack(mid, False), frames.run_started("t", "r", mid))
     ws.server_closes(1006)
     assert send_button(page).textContent == "Send"
+
+
+async def test_a_stolen_lock_hands_the_socket_over_and_the_tab_follows(shared_page):
+    chat, panel = mount_shared(shared_page)
+    await settle()
+    [ws] = fakejs.WebSocket.made
+    ws.server_opens()
+    ws.server_sends(WELCOME)
+    thief = fakejs.OtherTab(CHANNEL)
+    thief.take_lock(steal=True)
+    await settle()
+    assert ws.closed_with == (NORMAL, "handed over to another tab")
+    assert sharing(shared_page) == "follower" and panel_state(shared_page) == "reconnecting"
+    assert said(thief)[-1]["kind"] == "hello"
+    chat.close_all()
+    panel.unmount()
+    thief.release_lock()
+    await settle()
+    assert shared_page.navigator.locks.held == {}
+
+
+async def test_a_leader_about_to_be_frozen_steps_down_first(shared_page):
+    other = fakejs.OtherTab(CHANNEL)
+    chat, panel = mount_shared(shared_page)
+    await settle()
+    [ws] = fakejs.WebSocket.made
+    shared_page.document.fire("freeze")
+    assert ws.closed_with == (NORMAL, "handed over to another tab")
+    await settle()
+    assert [m["kind"] for m in said(other)].count("bye") == 1
+    shared_page.document.fire("resume")  # alone: it takes the lock back and reconnects
+    await settle()
+    assert sharing(shared_page) == "leader" and len(fakejs.WebSocket.made) == 2
     chat.close_all()
     panel.unmount()
 
 
 async def test_a_tool_call_is_one_collapsed_line_that_says_what_it_did(page):
-    chat, panel, ws = open_panel(page)
+    _chat, _panel, ws = open_panel(page)
     mid = typed(page, ws, "weather in Paris")
     serve(
         ws,
@@ -295,12 +453,21 @@ async def test_a_tool_call_is_one_collapsed_line_that_says_what_it_did(page):
     assert step.textContent == "Look things up ✓" and step.querySelector("details") is None
     order = [n.dataset.id for n in page.document.querySelectorAll(".chat-list li")]
     assert order == [mid, step.dataset.id, "c1", "a1"]
+
+
+async def test_closing_the_page_says_bye_and_gives_the_lock_up_at_once(shared_page):
+    other = fakejs.OtherTab(CHANNEL)
+    chat, panel = mount_shared(shared_page)
+    await settle()
+    shared_page.window.fire("pagehide", persisted=False)
+    await settle()
+    assert said(other)[-1]["kind"] == "bye" and shared_page.navigator.locks.held == {}
     chat.close_all()
     panel.unmount()
 
 
 async def test_reasoning_is_collapsed_by_default(page):
-    chat, panel, ws = open_panel(page)
+    _chat, _panel, ws = open_panel(page)
     mid = typed(page, ws, "think first")
     serve(
         ws,
@@ -316,6 +483,40 @@ async def test_reasoning_is_collapsed_by_default(page):
     serve(ws, {"type": "REASONING_END", "messageId": "b1"})
     assert line.querySelector("summary").textContent == "Reasoning"
     assert line.querySelector(".chat-activity-body").textContent == "So I do."
+
+
+async def test_a_page_kept_for_the_back_button_steps_down_and_queues_again(shared_page):
+    other = fakejs.OtherTab(CHANNEL)
+    other.take_lock()  # someone else will want it after us
+    await settle()
+    chat, panel = mount_shared(shared_page)
+    other.release_lock()
+    await settle()
+    assert sharing(shared_page) == "leader"
+    other.take_lock()
+    shared_page.window.fire("pagehide", persisted=True)
+    await settle()
+    assert sharing(shared_page) == "follower" and "bye" in [m["kind"] for m in said(other)]
+    chat.close_all()
+    panel.unmount()
+    other.release_lock()
+    await settle()
+
+
+async def test_a_follower_that_hears_nothing_takes_the_lock(shared_page):
+    silent = fakejs.OtherTab(CHANNEL)
+    silent.take_lock()  # a leader that cannot run: it never answers
+    await settle()
+    chat, panel = mount_shared(shared_page, timer_scale=lambda: 100.0)
+    await asyncio.sleep(0.08)  # the answer time (5-6 s), fast-forwarded; not the handshake's
+    await settle()
+    assert sharing(shared_page) == "leader" and len(fakejs.WebSocket.made) == 1
+    try:
+        await silent.lost
+    except fakejs.AbortError:
+        pass
+    else:
+        raise AssertionError("the silent tab should have lost its lock")
     chat.close_all()
     panel.unmount()
 
@@ -369,3 +570,30 @@ async def test_a_reply_history_keeps_as_cut_shows_as_cut(page):
     )
     chat.close_all()
     panel.unmount()
+
+
+async def test_a_follower_passes_visibility_and_retry_to_the_leader_and_obeys_its_end(
+    shared_page,
+):
+    ended: list = []
+    other = fakejs.OtherTab(CHANNEL)
+    other.take_lock()
+    await settle()
+    chat, panel = mount_shared(shared_page, ended)
+    await settle()
+    failed = {**OPEN_CONN, "state": "failed", "last_code": 1008}
+    other.say(update(conn=failed))
+    await settle()
+    assert panel_state(shared_page) == "failed"
+    shared_page.document.getElementById("chat-retry").fire("click")
+    shared_page.document.visibilityState = "visible"
+    shared_page.document.fire("visibilitychange")
+    await settle()
+    assert [m["kind"] for m in said(other)][-3:] == ["retry-connection", "looked-again", "probe"]
+    other.say(json.dumps({"kind": "ended", "term": [1, "other"]}))
+    await settle()
+    assert ended == [1]
+    chat.close_all()
+    panel.unmount()
+    other.release_lock()
+    await settle()

@@ -33,10 +33,11 @@ async def test_a_rejected_fetch_is_no_answer_at_all(page):
     assert await request("GET", "api/auth/session") == (None, None, None)
 
 
-def test_the_socket_url_follows_the_page_and_carries_only_the_tab(page):
-    assert socket_url("t1") == "ws://127.0.0.1:8000/api/ws?tab=t1"
+def test_the_socket_url_follows_the_page_and_carries_only_the_mode_and_tab(page):
+    assert socket_url(None) == "ws://127.0.0.1:8000/api/ws"  # the session's one socket
+    assert socket_url("t1") == "ws://127.0.0.1:8000/api/ws?mode=tab&tab=t1"
     fakejs.reset("https://chat.example/team/app/")
-    assert socket_url("t2") == "wss://chat.example/team/app/api/ws?tab=t2"
+    assert socket_url("t2") == "wss://chat.example/team/app/api/ws?mode=tab&tab=t2"
     assert BrowserLink.open_socket("ws://x/api/ws").url == "ws://x/api/ws"
 
 

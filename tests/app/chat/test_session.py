@@ -282,3 +282,27 @@ def test_a_retried_turn_the_outbox_cannot_take_is_refused():
     for n in range(100):
         session.handle(SendText(f"q{n}", "queued"))
     assert session.handle(RetryTurn("m1", "m2")) == [Refused("m2", Accepted.QUEUE_FULL)]
+
+
+def test_hand_over_closes_the_socket_and_keeps_the_conversation_and_outbox():
+    from app.chat.session import HandOver
+
+    session = opened()
+    session.handle(Offline())  # so the next message waits
+    session.handle(SendText("m1", "still mine"))
+    effects = session.handle(HandOver())
+    assert CloseSocket(1, NORMAL, "handed over to another tab") in effects
+    assert session.conn.state is ConnState.CLOSED
+    assert [(m.id, m.status) for m in session.conversation.pending()] == [("m1", "pending")]
+
+
+def test_a_session_started_from_what_a_tab_shows_flushes_it_on_welcome():
+    from app.chat.conversation import Conversation
+
+    shown = Conversation()
+    shown.send("m1", "typed in another tab")
+    session = ChatSession(random.Random(7), conversation=shown, generation=4, opened_once=True)
+    assert OpenSocket(5) in session.handle(Start(0.0))
+    assert session.conversation is shown
+    effects = session.handle(FrameReceived(5, WELCOME, 0.1))
+    assert [f["id"] for f in sent(effects)] == ["m1"]

@@ -110,7 +110,7 @@ async def test_a_hanging_request_waits_until_reset_then_fails_as_unreachable(ser
 
 
 async def test_sending_while_connecting_raises_like_the_browser(server):
-    socket = server.open_socket("ws://x/api/ws?tab=t1")
+    socket = server.open_socket("ws://x/api/ws?mode=tab&tab=t1")
     with pytest.raises(RuntimeError):
         socket.send("{}")
 
@@ -118,9 +118,9 @@ async def test_sending_while_connecting_raises_like_the_browser(server):
 async def test_refused_and_hanging_handshakes(server):
     await sign_in(server)
     server.misbehave(sockets=Sockets.REFUSE)
-    refused = Recorder(server.open_socket("ws://x/api/ws?tab=t1"))
+    refused = Recorder(server.open_socket("ws://x/api/ws?mode=tab&tab=t1"))
     server.misbehave(sockets=Sockets.HANG)
-    hanging_socket = server.open_socket("ws://x/api/ws?tab=t2")
+    hanging_socket = server.open_socket("ws://x/api/ws?mode=tab&tab=t2")
     hanging = Recorder(hanging_socket)
     await settle()
     assert refused.close_code == 1006 and not refused.opened
@@ -129,14 +129,14 @@ async def test_refused_and_hanging_handshakes(server):
 
 async def test_server_levers_drop_expire_and_replace_history(server):
     await sign_in(server)
-    recorder = Recorder(server.open_socket("ws://x/api/ws?tab=t1"))
+    recorder = Recorder(server.open_socket("ws://x/api/ws?mode=tab&tab=t1"))
     await settle()
     server.replace_history([{"id": f"h{i}", "role": "user", "text": "x"} for i in range(300)])
     assert len(recorder.frames[-1]["messages"]) == 300
     assert server.drop_sockets(1006) == 1
     await settle()
     assert recorder.close_code == 1006
-    recorder = Recorder(server.open_socket("ws://x/api/ws?tab=t1"))
+    recorder = Recorder(server.open_socket("ws://x/api/ws?mode=tab&tab=t1"))
     await settle()
     server.expire_session()
     assert recorder.close_code == 4401 and server.user is None
@@ -144,7 +144,7 @@ async def test_server_levers_drop_expire_and_replace_history(server):
 
 async def test_a_closed_socket_fires_close_once_with_the_pages_code(server):
     await sign_in(server)
-    socket = server.open_socket("ws://x/api/ws?tab=t1")
+    socket = server.open_socket("ws://x/api/ws?mode=tab&tab=t1")
     recorder = Recorder(socket)
     await settle()
     socket.close(1000, "bye")
