@@ -16,7 +16,9 @@ from e2e.conftest import PageWatch, chat_open, make_pages, open_app, send, settl
 from tests.agui_upstream import UpstreamProcess
 from tests.support import PASSWORD, ServerProcess, add_user
 
-USERS = ("agent-ada", "agent-bob", "agent-cy", "agent-dee", "agent-eve", "agent-fay")
+USERS = (
+    "agent-ada", "agent-bob", "agent-cy", "agent-dee", "agent-eve", "agent-fay", "agent-gus",
+)  # fmt: skip
 REPLY = '.chat-message[data-role="assistant"]'
 SEND = "#chat-send"
 
@@ -187,3 +189,35 @@ def test_sign_out_during_a_run_cancels_it(agent_pages, upstream):
     page.click("#logout")
     settled(page, "anonymous")
     assert upstream_saw(upstream, run, "disconnected")
+
+
+def test_stop_and_retry_pressed_in_a_follower_tab_reach_the_leader_s_socket(agent_pages, upstream):
+    """Two tabs share one socket (the leader's): the follower shows the running answer, its
+    Stop ends the upstream request, and its Retry of a failed turn asks again once."""
+    leader, _, frames = chatting(agent_pages, "agent-gus")
+    follower, _ = agent_pages.new()
+    open_app(follower)
+    settled(follower, "authenticated")
+    follower.wait_for_selector('#chat-panel[data-sharing="follower"][data-connection="open"]')
+    send(follower, "count slowly")
+    follower.wait_for_function(
+        "(document.querySelector('.chat-message[data-role=assistant] .chat-text') || {})"
+        ".textContent?.startsWith('1 2 3 ')"
+    )
+    assert follower.locator(SEND).inner_text() == "Stop"
+    follower.click(SEND)
+    follower.wait_for_selector(f'{REPLY}[data-status="stopped"]')
+    assert upstream_saw(upstream, run_id(frames), "disconnected")
+    leader.wait_for_selector(f'{REPLY}[data-status="stopped"]')
+    assert [p.locator(SEND).inner_text() for p in (leader, follower)] == ["Send", "Send"]
+
+    send(follower, "please fail")
+    failed = follower.locator(f'{REPLY}[data-status="failed"]').first
+    failed.wait_for(timeout=10_000)
+    failed.locator(".chat-turn-retry").click()
+    follower.locator(f'{REPLY}[data-status="failed"]').nth(1).wait_for(timeout=10_000)
+    questions = ["count slowly", "please fail", "please fail"]
+    for page in (leader, follower):
+        texts = page.locator('.chat-message[data-role="user"] .chat-text')
+        assert texts.all_inner_texts() == questions
+    assert len(frames.of("RUN_STARTED")) == 3  # one run per question: the retry went out once
