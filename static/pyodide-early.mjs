@@ -294,7 +294,10 @@ const choosePath = async () => {
   const [rate, files] = await Promise.all([downloads.rate(), manifest]);
   const snapshotSent = files?.["app/snapshot.gz"]?.br?.[0] ?? files?.["app/snapshot.gz"]?.identity?.[0];
   if (!snapshotSent) return { path: "normal" };
-  return { path: snapshotSent / rate <= SNAPSHOT_SAVES_S ? "snapshot" : "normal" };
+  const path = snapshotSent / rate <= SNAPSHOT_SAVES_S ? "snapshot" : "normal";
+  // How the link was judged: for benchmarks, and for whoever wonders why a path was taken.
+  performance.mark("pyodide:link", { detail: { bytesPerSecond: Math.round(rate), path } });
+  return { path };
 };
 
 // A snapshot is the interpreter as set-up left it, so three things in it describe the machine
