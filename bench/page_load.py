@@ -80,6 +80,8 @@ performance.getEntriesByType('navigation').concat(performance.getEntriesByType('
 """
 PATH = "performance.getEntriesByName('pyodide:snapshot').length ? 'snapshot' : 'normal'"
 STORED = "performance.getEntriesByName('pyodide:snapshot-stored')"
+# How the page judged the line (static/pyodide-early.mjs), MB/s; absent when nothing was judged.
+JUDGED = "performance.getEntriesByName('pyodide:link')[0]?.detail.bytesPerSecond / 1e6"
 
 BARE = "/bench/floor/index.html"
 VARIANTS = {
@@ -178,6 +180,9 @@ class Bench:
                 self.paths[(profile, f"{name} ({visit})")].append(page.evaluate(PATH))
                 usable = page.evaluate("window.__marks['form usable']")
                 self.record(profile, f"{name}: #username usable ({visit})", usable)
+                judged = page.evaluate(JUDGED)
+                if judged is not None:
+                    self.record(profile, f"{name}: line judged, MB/s ({visit})", judged)
         page.context.close()
 
     def run_signed_in(self, profile: str, link: Link | None) -> None:
@@ -249,7 +254,7 @@ def report(bench: Bench, profiles: list[str], runs: int) -> None:
             k
             for k in r
             if k[0] == profile
-            and ("usable" in k[1] or "kept" in k[1] or "restored" in k[1] or "chat open" in k[1])
+            and any(word in k[1] for word in ("usable", "kept", "restored", "chat open", "judged"))
         ):
             print(
                 f"- {key[1]}: {r[key]:.0f}" if "MB" not in key[1] else f"- {key[1]}: {r[key]:.2f}"

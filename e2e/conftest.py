@@ -113,7 +113,8 @@ class PageWatch:
         return [
             url
             for url in self.requests
-            if not (url.startswith(self.origin + "/") or url.startswith("data:"))
+            # blob: of this origin is the page's own memory (the worker that times the line)
+            if not url.startswith((self.origin + "/", "blob:" + self.origin + "/", "data:"))
         ]
 
 

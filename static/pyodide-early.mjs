@@ -47,8 +47,7 @@ const MANIFEST_URL = `${INDEX_URL}app/runtime.json${RELEASE}`;
 // CPU a snapshot start saves over a normal one on our test machines (1.7 s start against a
 // 0.15 s restore, less the restored interpreter's slower first half-second).
 const SNAPSHOT_SAVES_S = 1.2;
-// The link is judged once this much has arrived, or this long after the first byte.
-const SAMPLE_BYTES = 256 * 1024;
+// The link is judged when stdlib.zip has arrived, or at the latest this long after its headers.
 const SAMPLE_MS = 1000;
 
 // Lines printed before PyScript attaches its handlers (normally none) go to the console.
@@ -57,16 +56,56 @@ let stderr = (line) => console.error(line);
 
 const original = globalThis.fetch.bind(globalThis);
 
-// Runtime downloads, counted as they arrive. Bodies are read from a clone, so the response
-// Pyodide consumes stays the browser's own (WebAssembly streaming compilation and its code
-// cache need that), and the download never waits for Pyodide to start reading.
+// stdlib.zip is fetched in a worker, which stamps each chunk with the time it arrived. That
+// worker's thread does nothing else, so its times are the network's; the main thread is busy
+// evaluating PyScript's core while the runtime arrives, and bytes counted there wait for it (a
+// 12.5 MB/s line was judged at 0.6 to 7 MB/s that way). Its entry on the worker's own resource
+// timeline says whether the HTTP cache answered. The body comes back whole, without a copy.
+const TIMED_FETCH = `
+const now = () => performance.timeOrigin + performance.now();
+onmessage = async ({ data: url }) => {
+  try {
+    const response = await fetch(url);
+    postMessage({ status: response.status, type: response.headers.get("content-type"), at: now() });
+    if (!response.ok) return;
+    const reader = response.body.getReader();
+    const chunks = [];
+    let received = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      received += value.byteLength;
+      postMessage({ received, at: now() });
+    }
+    const body = new Uint8Array(received);
+    let offset = 0;
+    for (const chunk of chunks) {
+      body.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    const entry = performance.getEntriesByName(response.url).at(-1);
+    const cached = Boolean(entry && entry.transferSize < entry.encodedBodySize);
+    postMessage({ body: body.buffer, cached, at: now() }, [body.buffer]);
+  } catch (error) {
+    postMessage({ error: String(error) });
+  }
+};
+`;
+
+// Runtime downloads, counted as they arrive, for the progress bar and for judging the link.
+// The files read on the main thread are read from a clone, so the response Pyodide consumes
+// stays the browser's own (WebAssembly streaming compilation and its code cache need that),
+// and the download never waits for Pyodide to start reading.
 class Downloads {
   constructor(manifest) {
     this.manifest = manifest; // Promise<object | null>
     this.files = new Map(); // url -> {sent, decoded, received}
-    this.firstByteAt = null;
     this.listeners = new Set();
     this.drawQueued = false;
+    // The worker's fetch, by its clock (ms since the epoch): {headAt, lastAt, received, done,
+    // cached}; null until its headers arrive.
+    this.timed = null;
     // Rejects when a file the runtime cannot start without fails to arrive. Pyodide itself
     // would wait forever for a wasm that never came.
     this.failure = new Promise((_resolve, reject) => {
@@ -84,6 +123,57 @@ class Downloads {
     return response;
   }
 
+  // The same, fetched and timed by a worker (TIMED_FETCH): a Response holding the whole body.
+  // Without a worker (a host whose CSP refuses blob: workers) it is an ordinary fetch, and the
+  // link is not judged.
+  fetchTimed(url) {
+    let worker;
+    try {
+      worker = new Worker(URL.createObjectURL(new Blob([TIMED_FETCH], { type: "text/javascript" })));
+    } catch (error) {
+      console.info("runtime download not timed:", String(error));
+      return this.fetch(url);
+    }
+    return new Promise((resolve, reject) => {
+      const failed = (why) => {
+        worker.terminate();
+        this.#failed(url, why);
+        reject(new Error(why));
+      };
+      let file = null;
+      let type = null;
+      worker.onerror = (event) => failed(event.message || "worker error");
+      worker.onmessage = async ({ data }) => {
+        if (data.error) return failed(data.error);
+        if (data.status !== undefined) {
+          if (data.status < 200 || data.status > 299) return failed(`HTTP ${data.status}`);
+          type = data.type;
+          this.timed = { headAt: data.at, lastAt: data.at, received: 0, done: false, cached: false };
+          const sizes = (await this.manifest)?.[nameOf(url)];
+          file = this.files.get(url) ?? { sent: 0, decoded: 0, received: 0 };
+          // The browser inflates what the server compressed: sizes of its best form.
+          [file.sent, file.decoded] = sizes?.br ?? sizes?.identity ?? [0, 0];
+          file.received = this.timed.done ? file.decoded : this.timed.received;
+          this.files.set(url, file);
+          return this.#changed();
+        }
+        if (!this.timed) return;
+        this.timed.lastAt = data.at;
+        if (data.body) {
+          worker.terminate();
+          Object.assign(this.timed, { done: true, cached: data.cached, received: data.body.byteLength });
+          if (file) file.received = file.decoded || data.body.byteLength;
+          resolve(new Response(data.body, { headers: type ? { "content-type": type } : {} }));
+        } else {
+          this.timed.received = data.received;
+          if (file) file.received = data.received;
+        }
+        this.#changed();
+      };
+      worker.postMessage(url);
+    });
+  }
+
   #failed(url, why) {
     const reason = `could not load ${url} (${why})`;
     document.documentElement.dataset.runtimeFailed = reason; // boot.js may not be running yet
@@ -93,7 +183,6 @@ class Downloads {
 
   async #count(url, response) {
     if (!response.body) return;
-    this.firstByteAt ??= performance.now();
     const sizes = (await this.manifest)?.[nameOf(url)];
     const coding = response.headers.get("content-encoding") || "identity";
     // A host that compresses on the fly: its own sent size, the file's own decoded size.
@@ -126,23 +215,6 @@ class Downloads {
     return { received, total };
   }
 
-  // Bytes as sent that came over the network: a file the HTTP cache answered (its timing entry,
-  // there as soon as it is complete, says fewer bytes crossed than its body holds) says
-  // nothing about the link, however fast it arrived.
-  fromNetwork() {
-    let received = 0;
-    for (const [url, file] of this.files) {
-      const entry = performance.getEntriesByName(url).at(-1);
-      if (!file.decoded || (entry && entry.transferSize < entry.encodedBodySize)) continue;
-      received += (Math.min(file.received, file.decoded) / file.decoded) * file.sent;
-    }
-    return received;
-  }
-
-  get settled() {
-    return [...this.files.values()].every((file) => file.received >= file.decoded);
-  }
-
   #changed() {
     for (const listener of this.listeners) listener();
     if (this.drawQueued) return;
@@ -153,27 +225,26 @@ class Downloads {
     });
   }
 
-  // Resolves with the measured rate (bytes as sent per second over the network) once it is
-  // worth believing: after SAMPLE_BYTES, SAMPLE_MS after the first byte, when everything has
-  // arrived, or, with no byte at all by twice SAMPLE_MS, as zero. Zero (a link that slow, or
-  // every file from the HTTP cache: nothing known of the link) gets the normal start.
-  rate() {
+  // Resolves with the link's rate in bytes as sent per second, as the worker timed the file it
+  // fetched: once it has all arrived, or when SAMPLE_MS have passed since its headers (a line
+  // that slow gets the normal start whatever its exact rate). It shares the line with the wasm,
+  // so this is a floor of the line's rate: a misjudgement costs the snapshot, never the normal
+  // start. Zero means nothing is known (no worker, the file came from the HTTP cache, no
+  // headers within twice SAMPLE_MS), and gets the normal start.
+  rate(url) {
     return new Promise((resolve) => {
-      const measured = () => {
-        const elapsed = this.firstByteAt === null ? 0 : performance.now() - this.firstByteAt;
-        return { received: this.fromNetwork(), elapsed };
-      };
       const finish = () => {
-        const { received, elapsed } = measured();
         this.listeners.delete(check);
         clearTimeout(timer);
-        resolve(elapsed > 0 ? (received / elapsed) * 1000 : 0);
+        const timed = this.timed;
+        const file = this.files.get(url);
+        const elapsed = timed ? timed.lastAt - timed.headAt : 0;
+        if (!timed || timed.cached || !file?.decoded || elapsed <= 0) return resolve(0);
+        resolve(((Math.min(timed.received, file.decoded) / file.decoded) * file.sent * 1000) / elapsed);
       };
       const check = () => {
-        const { received, elapsed } = measured();
-        if (received >= SAMPLE_BYTES || elapsed >= SAMPLE_MS || (this.files.size && this.settled)) {
-          finish();
-        }
+        const timed = this.timed;
+        if (timed && (timed.done || timed.lastAt - timed.headAt >= SAMPLE_MS)) finish();
       };
       const timer = setTimeout(finish, SAMPLE_MS * 2);
       this.listeners.add(check);
@@ -187,12 +258,11 @@ const manifest = original(MANIFEST_URL)
   .then((files) => files, () => null);
 const downloads = new Downloads(manifest);
 // Started at once (they match index.html's preloads), handed to Pyodide when it asks.
-const early = new Map(
-  ["pyodide.asm.wasm", "pyodide-lock.json", "app/stdlib.zip"].map((name) => [
-    FILES[name],
-    downloads.fetch(FILES[name]),
-  ]),
-);
+const early = new Map([
+  [FILES["pyodide.asm.wasm"], downloads.fetch(FILES["pyodide.asm.wasm"])],
+  [FILES["pyodide-lock.json"], downloads.fetch(FILES["pyodide-lock.json"])],
+  [FILES["app/stdlib.zip"], downloads.fetchTimed(FILES["app/stdlib.zip"])],
+]);
 
 // PyScript fetches the start-up Python files only once the runtime is up, a few at a time: on a
 // 150 ms line, five rounds of requests after the long download. Asked for now, alongside it,
@@ -291,7 +361,7 @@ const choosePath = async () => {
   if (cached) return { path: "snapshot", response: cached };
   if (forced === "snapshot") return { path: "snapshot" };
   if (navigator.connection?.saveData) return { path: "normal" };
-  const [rate, files] = await Promise.all([downloads.rate(), manifest]);
+  const [rate, files] = await Promise.all([downloads.rate(FILES["app/stdlib.zip"]), manifest]);
   const snapshotSent = files?.["app/snapshot.gz"]?.br?.[0] ?? files?.["app/snapshot.gz"]?.identity?.[0];
   if (!snapshotSent) return { path: "normal" };
   const path = snapshotSent / rate <= SNAPSHOT_SAVES_S ? "snapshot" : "normal";
