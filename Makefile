@@ -11,7 +11,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test setup setup-test chromium redis unit e2e lint bench-page bench-server bench-storm \
+.PHONY: run test setup setup-test chromium redis unit e2e lint bench-page bench-slow-lines bench-server bench-storm \
 	bench-relay bench-tabs dist dist-preview screens cluster bench-cluster clean
 
 run: setup
@@ -54,6 +54,9 @@ screens: setup-test
 
 bench-page: setup-test
 	$(PY) bench/page_load.py
+
+bench-slow-lines: setup-test
+	$(PY) bench/slow_lines.py
 
 bench-server: setup-test
 	$(PY) bench/server_load.py

@@ -77,7 +77,7 @@ def test_a_hint_python_would_refuse_gives_the_sign_in_form(pages, hint):
 def test_runtime_that_fails_to_load_shows_a_reload_button(pages):
     page, watch = pages.new()
     watch.allow(r".")  # the failed runtime load is reported by the browser and by PyScript
-    page.route("**/pyodide.asm.wasm", lambda route: route.abort("failed"))
+    page.route("**/pyodide.asm.wasm", lambda route: route.fulfill(status=404, body="gone"))
     page.goto("/")
     page.wait_for_selector('body[data-ready="failed"]', timeout=BOOT_TIMEOUT_MS)
     assert page.locator("#boot-failed").is_visible()

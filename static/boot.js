@@ -1,19 +1,41 @@
 // The page until Python runs: which first view to show, a sign-in form that can be used at
-// once but never submits natively, the runtime download's progress, and, if the runtime never
-// starts, a clear message with a reload button. Python owns everything after it marks
-// <body data-ready="true">; it still decides sign-in state (body[data-auth]) itself.
+// once but never submits natively, the runtime download's progress, and what went wrong if it
+// did. Python owns everything after it marks <body data-ready="true">; it still decides
+// sign-in state (body[data-auth]) itself.
+//
+// Two kinds of trouble, told apart because they need different things from the user:
+// - failed (body[data-ready="failed"], #boot-failed): a runtime file answered with an error,
+//   Python failed while starting, or the download stalled: no byte for STALL_MS. Reload.
+// - interrupted (#boot[data-state="interrupted"]): the line dropped (the browser went offline,
+//   or a download ended without an answer). Said at once; when the line is back the page
+//   starts again by itself, and the HTTP cache answers for every file that had arrived.
+//   data-ready stays "false": nothing has failed that the line coming back will not mend.
 //
 // Loaded async (a file, because the CSP forbids inline scripts), so it may run before or after
 // the body is parsed: everything below looks elements up when it needs them.
 (() => {
   "use strict";
-  // No sign of life from the runtime (no progress, no start) for this long means it failed.
-  const STALL_MS = 45000;
+  // No byte of the runtime for this long, while it is still arriving, is a stalled download.
+  // A line slow enough to pause this long between bytes is not one the runtime arrives over;
+  // much shorter, and a congested mobile cell's pauses of several seconds would fail pages
+  // that were getting there.
+  const STALL_MS = 20000;
+  // Once every byte has arrived only the runtime's own start is left, which reports stages
+  // and is CPU: this long without any sign of life means it hangs.
+  const HUNG_MS = 120000;
   const PROGRESS_AFTER_MS = 1000; // a download shorter than this needs no progress bar
+  // How often a dropped line is tried again when the browser does not say it is back (a
+  // server that went away, a captive portal): the first wait, doubled up to the last.
+  const PROBE_FIRST_MS = 2000;
+  const PROBE_LAST_MS = 30000;
+  // Starts again by itself at most this many times in a row (sessionStorage), then fails: a
+  // line that cuts every download is not one waiting helps.
+  const RESUMES_MAX = 3;
+  const RESUMES_KEY = "pychat.boot.resumes";
+  const TYPED_KEY = "pychat.boot.username"; // the typed user name, across a resume (not secret)
   const byId = (id) => document.getElementById(id);
   const state = () => (document.body ? document.body.dataset.ready : undefined);
   const ready = () => state() === "true";
-  let failure = null;
 
   // --- the first view: the same localStorage read (and the same rules) as app/auth/hint.py
   const previewMode = () => {
@@ -35,6 +57,13 @@
     }
   };
   const remembered = hasHint();
+  const session = (verb, key, value) => {
+    try {
+      return sessionStorage[`${verb}Item`](key, value);
+    } catch {
+      return null; // no storage: nothing carried across a resume
+    }
+  };
 
   // --- the early form: typeable at first paint; a submit before Python waits for it
   const startingWords = "Starting…";
@@ -46,6 +75,12 @@
       byId("signin-view").hidden = true; // the skeleton's turn: Python checks the session
     } else {
       byId("login-submit").disabled = false;
+      const typed = session("get", TYPED_KEY);
+      session("remove", TYPED_KEY);
+      if (typed && !byId("username").value) {
+        byId("username").value = typed; // typed before the page started again
+        byId("password").focus();
+      }
     }
   };
   // Capturing on the document, so it is in place before the form exists and runs before any
@@ -62,30 +97,120 @@
   }, true);
 
   // --- failure
+  let failure = null;
+  let interruption = null;
+  const bootCard = () => byId("boot");
+  const showReload = () => {
+    const reload = byId("boot-reload");
+    if (reload) reload.hidden = false;
+  };
   const show = () => {
-    if (!failure || !byId("boot-failed") || ready() || state() === "failed") return;
-    document.body.dataset.ready = "failed";
-    const message = byId("boot-message");
-    if (message) message.textContent = "The app could not start.";
-    byId("boot-failed").hidden = false;
-    const spinner = document.querySelector("#boot .spinner");
-    if (spinner) spinner.hidden = true;
-    console.warn("start-up failed:", failure);
+    if (!document.body || ready()) return;
+    if (failure && state() !== "failed" && byId("boot-failed")) {
+      document.body.dataset.ready = "failed";
+      bootCard().dataset.state = "failed";
+      byId("boot-message").textContent = "The app could not start.";
+      byId("boot-failed").hidden = false;
+      byId("boot-progress").hidden = true;
+      byId("boot-progress-text").hidden = true;
+      showReload();
+      const spinner = document.querySelector("#boot .spinner");
+      if (spinner) spinner.hidden = true;
+      console.warn("start-up failed:", failure);
+    } else if (!failure && interruption && bootCard() && bootCard().dataset.state !== "interrupted") {
+      bootCard().dataset.state = "interrupted";
+      byId("boot-message").textContent = "The download stopped because the connection dropped. "
+        + "It goes on by itself when you are back online.";
+      byId("boot-progress-text").hidden = true;
+      showReload();
+      console.warn("start-up interrupted:", interruption);
+    }
   };
   const fail = (why) => {
-    if (ready() || failure) return;
+    if (ready() || failure || interruption) return; // what a dropped line breaks is not a failure
     failure = why;
     show(); // or when the body is parsed, if it is not there yet
   };
-  let stall = setTimeout(() => fail("timed out"), STALL_MS);
-  const alive = () => {
-    clearTimeout(stall);
-    stall = setTimeout(() => fail("timed out"), STALL_MS);
+
+  // A line that drops: said at once, tried again until it is back, then the page starts again.
+  let probeWait = PROBE_FIRST_MS;
+  let probeTimer = null;
+  const resume = () => {
+    const resumes = Number(session("get", RESUMES_KEY)) || 0;
+    if (resumes >= RESUMES_MAX) {
+      interruption = null;
+      return fail(`the download was cut ${resumes + 1} times`);
+    }
+    session("set", RESUMES_KEY, String(resumes + 1));
+    const typed = byId("username")?.value;
+    if (typed) session("set", TYPED_KEY, typed);
+    byId("boot-message").textContent = "Connected again. Starting…";
+    location.reload(); // every file that had arrived comes from the HTTP cache
   };
+  // Any answer at all (even an error status) means the line carries requests again. HEAD of the
+  // page itself: a few hundred bytes, and no runtime file asked twice.
+  const probe = async () => {
+    clearTimeout(probeTimer);
+    if (!interruption || ready()) return;
+    try {
+      await fetch(location.href, { method: "HEAD", cache: "no-store" });
+      resume();
+    } catch {
+      probeTimer = setTimeout(probe, probeWait);
+      probeWait = Math.min(probeWait * 2, PROBE_LAST_MS);
+    }
+  };
+  // `broken`: a download was lost, so only starting again mends it. A browser that only said
+  // it went offline may be back before anything was lost, and then the page carries on.
+  let broken = false;
+  const interrupt = (why, { lost = true } = {}) => {
+    if (ready() || failure) return;
+    broken ||= lost;
+    if (interruption) return;
+    interruption = why;
+    clearTimeout(stall);
+    show();
+    if (navigator.onLine) probeTimer = setTimeout(probe, probeWait); // else the `online` event
+  };
+  addEventListener("offline", () => interrupt("the browser went offline", { lost: false }));
+  addEventListener("online", () => {
+    if (!interruption || ready() || failure) return;
+    if (broken) return probe();
+    interruption = null; // nothing was lost: the downloads go on
+    bootCard().dataset.state = "loading";
+    byId("boot-message").textContent = "Loading Python runtime…";
+    byId("boot-reload").hidden = true;
+    alive();
+  });
+  // What a dropped line makes of a failed fetch, whoever reports it.
+  const NETWORK_ERROR = /Failed to fetch|NetworkError|network error|Load failed|ERR_INTERNET_DISCONNECTED/i;
+  const trouble = (why) => (!navigator.onLine || NETWORK_ERROR.test(why) ? interrupt(why) : fail(why));
+
+  // Stalls: no byte for STALL_MS while bytes are still due; then HUNG_MS of no sign of life.
+  let downloading = true;
+  const stalled = () => {
+    if (!navigator.onLine) return interrupt("the browser went offline and the download stalled");
+    fail(downloading ? `no byte of the runtime for ${STALL_MS / 1000} s` : "the runtime stopped starting");
+  };
+  let stall = setTimeout(stalled, STALL_MS);
+  const alive = () => {
+    if (interruption || failure) return;
+    clearTimeout(stall);
+    stall = setTimeout(stalled, downloading ? STALL_MS : HUNG_MS);
+  };
+  // Every runtime file that finishes is a sign of life too (those not counted byte by byte).
+  try {
+    new PerformanceObserver(() => alive()).observe({ type: "resource" });
+  } catch {
+    // no resource timing: the counted downloads and PyScript's stages still say it is alive
+  }
 
   const whenParsed = () => {
     prepareForm();
-    byId("boot-reload")?.addEventListener("click", () => location.reload());
+    byId("boot-reload")?.addEventListener("click", () => {
+      session("remove", RESUMES_KEY); // the user's own reload starts the count again
+      location.reload();
+    });
     show();
   };
   if (document.readyState === "loading") {
@@ -100,7 +225,7 @@
   addEventListener("py:progress", (event) => {
     alive();
     const message = byId("boot-message");
-    if (message && !ready() && !failure && typeof event.detail === "string") {
+    if (message && !ready() && !failure && !interruption && typeof event.detail === "string") {
       message.textContent = `Loading Python runtime… (${event.detail.toLowerCase()})`;
     }
   });
@@ -108,10 +233,11 @@
   let downloadStarted = null;
   const megabytes = (bytes) => (bytes / 1e6).toFixed(1);
   addEventListener("pychat:download", (event) => {
-    alive();
     const { received, total } = event.detail;
+    downloading = received < total;
+    alive();
     const bar = byId("boot-progress");
-    if (!bar || ready() || failure || !total) return;
+    if (!bar || ready() || failure || interruption || !total) return;
     downloadStarted ??= performance.now();
     const done = received >= total;
     if (bar.hidden && (done || performance.now() - downloadStarted < PROGRESS_AFTER_MS)) return;
@@ -128,23 +254,44 @@
   });
 
   // A runtime file that fails to load (404, network) fires `error` on its element. Those that
-  // failed before this script ran are in the resource timeline instead.
-  addEventListener("error", (event) => {
+  // failed before this script ran are in the resource timeline instead. The event does not say
+  // which it was; asking for the file again does (without the cache, so only its head).
+  addEventListener("error", async (event) => {
     const target = event.target;
-    if (target && (target.tagName === "SCRIPT" || target.tagName === "LINK")) {
-      fail(`could not load ${target.src || target.href}`);
+    if (!target || (target.tagName !== "SCRIPT" && target.tagName !== "LINK")) return;
+    const url = target.src || target.href;
+    if (!navigator.onLine) return interrupt(`could not load ${url} (offline)`);
+    try {
+      const answer = await fetch(url, { method: "HEAD", cache: "no-store" });
+      if (!answer.ok) return fail(`could not load ${url} (HTTP ${answer.status})`);
+      interrupt(`could not load ${url} (it arrives now)`);
+    } catch (error) {
+      interrupt(`could not load ${url} (${error})`);
     }
   }, true);
-  // The runtime's own downloads (static/pyodide-early.mjs), even if they failed before this ran.
+  // The runtime's own downloads (static/pyodide-early.mjs), even if that happened before this ran.
   addEventListener("pychat:runtime-failed", (event) => fail(event.detail));
-  const earlier = document.documentElement.dataset.runtimeFailed;
-  if (earlier) fail(earlier);
+  addEventListener("pychat:runtime-interrupted", (event) => interrupt(event.detail));
+  const { runtimeFailed, runtimeInterrupted } = document.documentElement.dataset;
+  if (runtimeFailed) fail(runtimeFailed);
+  if (runtimeInterrupted) interrupt(runtimeInterrupted);
   addEventListener("unhandledrejection", (event) => {
-    if (!ready()) fail(String(event.reason));
+    if (!ready()) trouble(String(event.reason));
   });
 
-  // PyScript shows Python errors only as a .py-error element.
-  new MutationObserver(() => {
-    if (!ready() && document.querySelector(".py-error")) fail("python error during start-up");
-  }).observe(document.documentElement, { childList: true, subtree: true });
+  // PyScript shows Python errors only as a .py-error element. Once the page is up the count of
+  // resumes in a row starts again.
+  const watch = new MutationObserver(() => {
+    if (ready()) {
+      clearTimeout(stall);
+      clearTimeout(probeTimer);
+      session("remove", RESUMES_KEY);
+      return watch.disconnect();
+    }
+    const error = document.querySelector(".py-error");
+    if (error) trouble(error.textContent || "python error during start-up");
+  });
+  watch.observe(document.documentElement, {
+    childList: true, subtree: true, attributes: true, attributeFilter: ["data-ready"],
+  });
 })();

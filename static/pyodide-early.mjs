@@ -117,8 +117,12 @@ class Downloads {
   fetch(url, { essential = true } = {}) {
     const response = original(url);
     response.then(
-      (r) => (r.ok ? this.#count(url, r.clone()) : essential && this.#failed(url, `HTTP ${r.status}`)),
-      (error) => essential && this.#failed(url, String(error)),
+      (r) => {
+        if (!r.ok) return essential && this.#failed(url, `HTTP ${r.status}`);
+        // A body that stops arriving (the line dropped) errors this read as well.
+        return this.#count(url, r.clone()).catch((error) => essential && this.#interrupted(url, error));
+      },
+      (error) => essential && this.#interrupted(url, error),
     );
     return response;
   }
@@ -127,26 +131,35 @@ class Downloads {
   // Without a worker (a host whose CSP refuses blob: workers) it is an ordinary fetch, and the
   // link is not judged.
   fetchTimed(url) {
+    const untimed = (error) => {
+      console.info("runtime download not timed:", String(error));
+      return this.fetch(url);
+    };
     let worker;
     try {
       worker = new Worker(URL.createObjectURL(new Blob([TIMED_FETCH], { type: "text/javascript" })));
     } catch (error) {
-      console.info("runtime download not timed:", String(error));
-      return this.fetch(url);
+      return untimed(error);
     }
     return new Promise((resolve, reject) => {
-      const failed = (why) => {
+      const stop = (report, why) => {
         worker.terminate();
-        this.#failed(url, why);
+        report(url, why);
         reject(new Error(why));
       };
       let file = null;
       let type = null;
-      worker.onerror = (event) => failed(event.message || "worker error");
+      // The worker itself could not start (a policy refusing it): fetch the ordinary way.
+      worker.onerror = (event) => {
+        worker.terminate();
+        resolve(untimed(event.message || "worker error"));
+      };
       worker.onmessage = async ({ data }) => {
-        if (data.error) return failed(data.error);
+        // Its fetch or its body read threw: the network's doing, never an HTTP answer.
+        if (data.error) return stop((u, why) => this.#interrupted(u, why), data.error);
         if (data.status !== undefined) {
-          if (data.status < 200 || data.status > 299) return failed(`HTTP ${data.status}`);
+          const ok = data.status >= 200 && data.status <= 299;
+          if (!ok) return stop((u, why) => this.#failed(u, why), `HTTP ${data.status}`);
           type = data.type;
           this.timed = { headAt: data.at, lastAt: data.at, received: 0, done: false, cached: false };
           const sizes = (await this.manifest)?.[nameOf(url)];
@@ -174,10 +187,20 @@ class Downloads {
     });
   }
 
+  // The server answered a runtime file with an error: reloading will not help.
   #failed(url, why) {
     const reason = `could not load ${url} (${why})`;
     document.documentElement.dataset.runtimeFailed = reason; // boot.js may not be running yet
     dispatchEvent(new CustomEvent("pychat:runtime-failed", { detail: reason }));
+    this.fail(new Error(reason));
+  }
+
+  // A runtime file stopped arriving without an answer (the line dropped): boot.js says so and
+  // starts again when the line is back, from the HTTP cache for every file that had arrived.
+  #interrupted(url, error) {
+    const reason = `${url} stopped arriving (${String(error)})`;
+    document.documentElement.dataset.runtimeInterrupted = reason;
+    dispatchEvent(new CustomEvent("pychat:runtime-interrupted", { detail: reason }));
     this.fail(new Error(reason));
   }
 

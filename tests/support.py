@@ -55,6 +55,15 @@ LINKS: dict[str, Link | None] = {
     "desktop": Link(40, 10, 10),
     "mobile": Link(150, 1.6, 0.75),
 }
+# Slower than any of those: a weak mobile cell, hotel Wi-Fi, a throttled plan after its quota.
+# The runtime must arrive over them however long it takes, and never be called failed.
+SLOW_LINES: dict[str, Link] = {
+    "1 Mbit/s, 300 ms": Link(300, 1.0, 0.5),
+    "0.4 Mbit/s, 400 ms": Link(400, 0.4, 0.2),
+}
+# A line that carries nothing (CDP's own offline switch: the page sees navigator.onLine false).
+OFFLINE = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+UNTHROTTLED = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
 
 
 def add_user(db: Path, name: str, password: str) -> None:

@@ -186,8 +186,12 @@ async def test_the_page_names_the_app_s_files_with_its_release_and_those_are_kep
     release = re.search(r'<html[^>]* data-release="([0-9a-f]{12})"', page).group(1)
     named = re.findall(r'(?:src|href|config)="([^"]+)"', page)
     for url in ("static/boot.js", "static/pyodide-early.mjs", "pyscript.json", "app/main.py",
-                f"{PYODIDE[1:]}/app/stdlib.zip", f"{PYODIDE[1:]}/app/runtime.json"):  # fmt: skip
+                f"{PYODIDE[1:]}/app/runtime.json"):  # fmt: skip
         assert f"{url}?v={release}" in named, url
+    # stdlib.zip is named by static/pyodide-early.mjs (a worker fetches it), with the release.
+    early_url = f"{server.url}/static/pyodide-early.mjs?v={release}"
+    early = await (await server.http.get(early_url)).text()
+    assert "app/stdlib.zip${RELEASE}" in early
     assert f"{PYODIDE[1:]}/pyodide.asm.wasm" in named  # the pinned runtime keeps its own name
     config = await (await server.http.get(f"{server.url}/pyscript.json?v={release}")).json()
     assert config["interpreter"] == f"static/pyodide-early.mjs?v={release}"
@@ -196,6 +200,7 @@ async def test_the_page_names_the_app_s_files_with_its_release_and_those_are_kep
         "/app/auth/store.py",
         "/static/boot.js",
         f"{PYODIDE}/app/snapshot.gz",
+        f"{PYODIDE}/app/stdlib.zip",
         "/pyscript.json",
     ):
         kept = await server.http.get(f"{server.url}{path}?v={release}")
