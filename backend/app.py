@@ -1,25 +1,39 @@
 """The app factory: everything the server does, assembled from one :class:`Settings`.
 
 Tests build the app in-process with a fake clock and serve it on a real loopback socket;
-``server.py`` builds the same app and runs it.  The storage is whatever
+``server.py`` builds the same app and runs it with :func:`run`.  The storage is whatever
 ``settings.storage_url`` names (see :mod:`backend.storage_url`).  The web stack
-(aiohttp) stays behind this function, so it can change without touching callers.
+(aiohttp) stays behind these two functions, so it can change without touching callers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import socket
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
 
 from app.wire.urls import HEALTH_URL
 from backend import auth, static, storage, websocket, wheels
 from backend.agent import Agent, GuideAgent
 from backend.config import Settings
+from backend.errors import json_error
 from backend.keys import HUB, SETTINGS, STORAGE
 from backend.metrics import METRICS, Metrics
-from backend.middleware import add_security_headers, log_and_map_errors, origin_guard
+from backend.middleware import (
+    SECURITY_HEADERS,
+    access_log,
+    add_security_headers,
+    body_deadline,
+    host_guard,
+    log_and_map_errors,
+    origin_guard,
+    printable,
+)
 from backend.passwords import PasswordChecker
 from backend.storage_url import open_storage
 
@@ -62,7 +76,12 @@ async def _storage(app: web.Application):
 
 def create_app(settings: Settings, agent: Agent | None = None) -> web.Application:
     app = web.Application(
-        middlewares=[log_and_map_errors, origin_guard(settings.allowed_origins)],
+        middlewares=[
+            log_and_map_errors,
+            host_guard,
+            origin_guard(settings.allowed_origins),
+            body_deadline(settings.body_timeout),
+        ],
         client_max_size=64 * 1024,
     )
     app[SETTINGS] = settings
@@ -79,3 +98,88 @@ def create_app(settings: Settings, agent: Agent | None = None) -> web.Applicatio
     static.add_routes(app, settings.root)
     wheels.add_routes(app, settings.root / "wheels" / "files")
     return app
+
+
+class _Protocol(RequestHandler):
+    """aiohttp's HTTP/1 protocol, except for a request its parser refuses.
+
+    aiohttp answers those with the parser's message and logs it with a traceback, and the
+    message quotes the offending bytes: a too-long or malformed ``Cookie`` line puts the
+    session token into the log and back into the 400 body.  Here the answer is a fixed JSON
+    error and the log line names only the error's class.
+    """
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if not isinstance(exc, HttpProcessingError):  # our code failed: aiohttp's own answer
+            return super().handle_error(request, status, exc, message)
+        access_log.info(
+            "%s - - %d unparsable request (%s)",
+            printable(request.remote),
+            status,
+            type(exc).__name__,
+        )
+        if request.writer.output_size > 0:
+            raise ConnectionError("a response was started; the error cannot be sent")
+        response = json_error(
+            status, "bad_request", "The request could not be parsed.", headers=SECURITY_HEADERS
+        )
+        response.force_close()
+        return response
+
+
+class _Server(web.Server):
+    """aiohttp's connection factory, making :class:`_Protocol` (aiohttp has no option for it)."""
+
+    def __call__(self) -> RequestHandler:
+        return _Protocol(self, loop=self._loop, **self._kwargs)
+
+
+class _Runner(web.AppRunner):
+    """aiohttp's runner (start-up, shutdown, cleanup of the app), serving with :class:`_Server`."""
+
+    async def _make_server(self) -> web.Server:
+        made = await super()._make_server()  # aiohttp's, with every option it was given
+        return _Server(
+            made.request_handler,
+            request_factory=made.request_factory,
+            handler_cancellation=made.handler_cancellation,
+            loop=made._loop,
+            **made._kwargs,
+        )
+
+
+def run(
+    app: web.Application, sock: socket.socket, *, backlog: int, shutdown_timeout: float
+) -> None:
+    """Serve ``app`` on the listening ``sock`` until SIGINT or SIGTERM, then shut down cleanly.
+
+    What ``web.run_app`` does, with two differences: connections get :class:`_Protocol`, and
+    the socket keeps ``backlog``: asyncio calls ``listen()`` again on a socket it is given,
+    with aiohttp's default of 128 unless told otherwise.
+    """
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        # No aiohttp access log (ours leaves query strings out); run_app's keep-alive of 75 s.
+        runner = _Runner(
+            app, access_log=None, keepalive_timeout=75.0, shutdown_timeout=shutdown_timeout
+        )
+        await runner.setup()
+        try:
+            await web.SockSite(runner, sock, backlog=backlog).start()
+            await stop.wait()
+        finally:
+            await runner.cleanup()  # sockets close with 1012, then the storage
+
+    asyncio.run(serve())

@@ -18,8 +18,6 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from aiohttp import web
-
 from app.wire.limits import (
     ABSOLUTE_TIMEOUT,
     AGENT_TIMEOUT,
@@ -31,7 +29,7 @@ from app.wire.limits import (
 )
 from backend import metrics, runtime, storage
 from backend.agent import AGENTS, Agent
-from backend.app import create_app
+from backend.app import create_app, run
 from backend.config import ROOT, Settings
 from backend.relay.client import AguiRelay, RelayConfig, check_url
 from backend.relay.headers import ENVIRONMENT, HeaderRefused, parse_headers
@@ -104,6 +102,14 @@ def serve_parser() -> argparse.ArgumentParser:
         help="another origin allowed to call the API (repeatable), e.g. https://chat.example.com",
     )
     parser.add_argument("--idle-timeout", type=_positive, default=IDLE_TIMEOUT, metavar="SECONDS")
+    parser.add_argument(
+        "--body-timeout",
+        type=_positive,
+        default=Settings.body_timeout,
+        metavar="SECONDS",
+        help="the longest a request body may take to arrive; 408 after that "
+        f"(default {Settings.body_timeout:g})",
+    )
     parser.add_argument(
         "--absolute-timeout", type=_positive, default=ABSOLUTE_TIMEOUT, metavar="SECONDS"
     )
@@ -379,6 +385,7 @@ def serve(argv: list[str]) -> int:
         ws_rate_per_minute=args.ws_messages_per_minute,
         ws_handshakes_per_second=args.max_handshakes_per_second,
         trusted_proxies=frozenset(args.trusted_proxy),
+        body_timeout=args.body_timeout,
         agent_runs_per_user=args.agent_runs_per_user,
         agent_runs_per_server=args.agent_runs_per_server,
         agent_run_limit=args.agent_run_limit,
@@ -393,14 +400,7 @@ def serve(argv: list[str]) -> int:
         shown_host = f"[{host}]" if ":" in host else host
         print(f"Metrics on http://{shown_host}:{metrics_port}{metrics.METRICS_PATH}", flush=True)
     tune_garbage_collector()
-    web.run_app(
-        app,
-        sock=sock,
-        access_log=None,
-        print=None,
-        shutdown_timeout=5.0,
-        handle_signals=True,
-    )
+    run(app, sock, backlog=LISTEN_BACKLOG, shutdown_timeout=5.0)
     return 0
 
 

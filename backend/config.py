@@ -57,14 +57,29 @@ class Settings:
     agent_runs_per_user: int = RUNS_PER_USER
     agent_runs_per_server: int = RUNS_PER_SERVER
     agent_run_limit: float = RUN_LIMIT
-    # Proxies whose X-Forwarded-For names the real client (throttling is per client address).
+    # Proxies whose X-Forwarded-For names the real client (throttling is per client address)
+    # and whose X-Forwarded-Proto says whether the page is served over https.
     trusted_proxies: frozenset[str] = frozenset()
+    # The longest a request's body may take to arrive once its headers have (408 after that).
+    body_timeout: float = 10.0
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     @property
     def allowed_origins(self) -> frozenset[str]:
         """Origins whose pages may call state-changing endpoints (and, later, the socket)."""
         return frozenset(self.default_origins() + list(self.extra_origins))
+
+    @property
+    def public_origin(self) -> str:
+        """The origin absolute URLs name when the request did not reach one of
+        :attr:`allowed_origins`: the first configured extra origin (a proxy's public address,
+        ``--allowed-origin``), else the address the server listens on."""
+        if self.extra_origins:
+            return self.extra_origins[0]
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        scheme = "https" if self.secure_cookies else "http"
+        return f"{scheme}://{shown}:{self.port}"
 
     def default_origins(self) -> list[str]:
         """The origins the server itself is reached at: its own address, plus the loopback

@@ -23,9 +23,9 @@ from email.parser import HeaderParser
 from pathlib import Path
 
 from aiohttp import web
-from yarl import URL
 
 from backend.errors import json_error
+from backend.middleware import public_origin
 from backend.static import IMMUTABLE
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -118,9 +118,9 @@ async def project_page(request: web.Request) -> web.StreamResponse:
     if project not in index.projects:
         return json_error(404, "not_found", "No such project in this index.")
     headers = {"Cache-Control": "no-cache", "Vary": "Accept"}
-    # Absolute file URLs (micropip does not resolve relative ones), on the origin the
-    # request came to, so the index works behind a proxy and under any host name.
-    files_url = str(request.url.join(URL("../../files/")))
+    # Absolute file URLs: micropip resolves no relative URL in the JSON form (it downloads only
+    # http(s) ones).  The origin is a configured one, never the Host header as sent.
+    files_url = public_origin(request) + "/wheels/files/"
     if _wants_json(request):
         body = json.dumps(index.project_json(project, files_url))
         return web.Response(text=body, content_type=JSON_TYPE, headers=headers)

@@ -60,3 +60,12 @@ def test_traefik_serves_its_own_metrics_on_a_loopback_entry_point():
     assert static["metrics"]["prometheus"]["entryPoint"] == "metrics"
     assert static["entryPoints"]["metrics"]["address"].startswith("127.0.0.1:")
     assert static["entryPoints"]["metrics"] != static["entryPoints"]["web"]
+
+
+def test_every_route_sends_strict_transport_security():
+    http = load(DEPLOY / "dynamic.yml")["http"]
+    for name, router in http["routers"].items():
+        headers = [http["middlewares"][m].get("headers", {}) for m in router["middlewares"]]
+        assert any(h.get("stsSeconds", 0) >= 31_536_000 for h in headers), name
+        first = http["middlewares"][router["middlewares"][0]]  # so Traefik's 429s carry it too
+        assert "headers" in first, name

@@ -7,6 +7,7 @@ import json
 import pytest
 
 LOGIN = "/api/auth/login"
+NESTED = b"[" * 1000 + b"]" * 1000  # deeper than CPython's json module recurses
 
 
 @pytest.mark.parametrize(
@@ -27,6 +28,9 @@ LOGIN = "/api/auth/login"
         (b"x" * 200_000, "application/json", 413),
         (b"username=ada&password=x", "application/x-www-form-urlencoded", 415),
         (b"", "application/json", 400),
+        (b'{"username": "\\ud800", "password": "x"}', "application/json", 422),  # lone surrogate
+        (b'{"username": "ada", "password": "\\udfff"}', "application/json", 422),
+        (b'{"username": ' + NESTED + b', "password": "x"}', "application/json", 400),
     ],
 )
 async def test_bad_login_bodies(server, body, content_type, status):

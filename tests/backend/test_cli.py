@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.cli import serve_parser
+from backend.cli import LISTEN_BACKLOG, serve_parser
 from tests.support import PASSWORD, PYTHON, ROOT, ServerProcess, add_user, free_port
 
 
@@ -153,3 +153,20 @@ def test_metrics_on_the_apps_own_port_are_refused(tmp_path):
 def test_metrics_are_off_unless_asked_for():
     args = serve_parser().parse_args([])
     assert args.metrics_port is None and args.metrics_host == "127.0.0.1"
+
+
+def test_the_listening_socket_keeps_the_configured_backlog(tmp_path):
+    """aiohttp listens again on the socket it is given, with its default of 128 unless told."""
+    server = ServerProcess(tmp_path / "app.db").start()
+    try:
+        listed = subprocess.run(
+            ["ss", "-ltnH", f"sport = :{server.port}"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.split()
+    finally:
+        server.stop()
+    state, _received, send_q = listed[:3]  # for a listener, Send-Q is its backlog
+    assert state == "LISTEN" and int(send_q) == LISTEN_BACKLOG == 2048

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import re
 
 import pytest
@@ -61,3 +63,49 @@ async def test_wheel_files_are_immutable_zips(server):
 )
 async def test_unknown_projects_and_files_are_404(server, path):
     assert (await server.http.get(server.url + path)).status == 404
+
+
+async def get_with_host(server, path: str, host: str) -> tuple[int, bytes]:
+    """GET ``path`` with this exact Host header (a client library would normalise it)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.server.port)
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: {JSON_TYPE}\r\n"
+    writer.write((request + "Connection: close\r\n\r\n").encode())
+    try:
+        response = await asyncio.wait_for(reader.read(), 30)
+    finally:
+        writer.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+@pytest.mark.parametrize("host", ["evil.example:80/x?", "evil.example:99999", "a b", "x/y"])
+async def test_a_host_header_that_is_no_host_is_a_json_400(server, host):
+    status, body = await get_with_host(server, "/wheels/simple/mdurl/", host)
+    assert status == 400
+    assert json.loads(body)["error"]["code"] == "bad_host"
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:80", "[::1]:1"])
+async def test_file_urls_name_our_origin_whatever_the_host_header_says(server, host):
+    status, body = await get_with_host(server, "/wheels/simple/mdurl/", host)
+    assert status == 200
+    [file] = json.loads(body)["files"]
+    assert file["url"] == f"{server.url}/wheels/files/{file['filename']}"
+
+
+async def test_file_urls_follow_an_allowed_origin_the_client_reached(server):
+    host = f"localhost:{server.server.port}"  # served too (loopback names), so kept
+    status, body = await get_with_host(server, "/wheels/simple/mdurl/", host)
+    assert status == 200
+    [file] = json.loads(body)["files"]
+    assert file["url"].startswith(f"http://{host}/wheels/files/")
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"extra_origins": ("https://chat.example", "https://other.example")}]
+)
+async def test_file_urls_behind_a_proxy_name_its_public_origin(server):
+    status, body = await get_with_host(server, "/wheels/simple/mdurl/", "evil.example")
+    assert status == 200
+    [file] = json.loads(body)["files"]
+    assert file["url"].startswith("https://chat.example/wheels/files/")
