@@ -1,8 +1,15 @@
-"""The sign-in endpoints: ``/api/auth/login``, ``/api/auth/session``, ``/api/auth/logout``.
+"""The sign-in endpoints: ``/api/auth/login``, ``/api/auth/session``, ``/api/auth/logout``
+and ``/api/auth/logout-all``.
 
 The session token travels only in an ``HttpOnly; SameSite=Strict`` cookie (``Secure`` over
 https).  Non-browser clients may send ``Authorization: Bearer <token>`` instead.  Both failures
 of a login (unknown user, wrong password) look the same and cost the same: one argon2 check.
+
+A successful sign-in revokes the session it presented (and closes its sockets) and sets a
+device cookie, the same way (``HttpOnly; SameSite=Strict``, sent only to the sign-in URL),
+so that browser's later attempts are throttled apart from unknown clients
+(:mod:`backend.throttle`).  Signing out everywhere revokes every session of the user, in
+whichever storage, and closes their sockets on every replica.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from aiohttp import web
 
 from app.wire.close_codes import UNAUTHORIZED
 from app.wire.limits import MAX_FIELD
-from app.wire.urls import LOGIN_URL, LOGOUT_URL, SESSION_URL
+from app.wire.urls import LOGIN_URL, LOGOUT_ALL_URL, LOGOUT_URL, SESSION_URL
 from backend.errors import json_error
 from backend.keys import HUB, SETTINGS, STORAGE
 from backend.metrics import count_sign_ins, count_validations
@@ -22,8 +29,10 @@ from backend.middleware import client_address
 from backend.passwords import Busy, PasswordChecker
 from backend.sessions import Session
 from backend.storage import StorageUnavailable
+from backend.throttle import DEVICE_LIFETIME
 
 COOKIE_NAME = "pychat_sid"
+DEVICE_COOKIE = "pychat_device"
 MAX_BODY = 4096
 
 CHECKER = web.AppKey("password_checker", PasswordChecker)
@@ -60,13 +69,15 @@ async def read_credentials(request: web.Request) -> tuple[str, str]:
         raise BadInput("The request body is too large.", status=413)
     if request.content_type != "application/json":
         raise BadInput("Send JSON with Content-Type: application/json.", status=415)
-    raw = await request.content.read(MAX_BODY + 1)
+    raw = await request.read()  # all of it, however it was split (see body_deadline)
     if len(raw) > MAX_BODY:
         raise BadInput("The request body is too large.", status=413)
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise BadInput("The request body is not valid JSON.") from None
+    except RecursionError:  # e.g. a username 1,000 arrays deep
+        raise BadInput("The request body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise BadInput("Send a JSON object with username and password.")
     username, password = data.get("username"), data.get("password")
@@ -75,6 +86,10 @@ async def read_credentials(request: web.Request) -> tuple[str, str]:
             raise BadInput(f"The field {name!r} must be a non-empty string.", status=422)
         if len(value) > MAX_FIELD:
             raise BadInput(f"The field {name!r} is longer than {MAX_FIELD} characters.", 422)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800") is JSON but not text
+            raise BadInput(f"The field {name!r} is not valid text.", 422) from None
     return username, password
 
 
@@ -84,6 +99,18 @@ def set_session_cookie(response: web.Response, request: web.Request, token: str,
         token,
         max_age=int(max_age),
         path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[SECURE] or request.secure,
+    )
+
+
+def set_device_cookie(response: web.Response, request: web.Request, value: str) -> None:
+    response.set_cookie(
+        DEVICE_COOKIE,
+        value,
+        max_age=int(DEVICE_LIFETIME),
+        path="/" + LOGIN_URL,  # the only place it is read
         httponly=True,
         samesite="Strict",
         secure=request.app[SECURE] or request.secure,
@@ -107,7 +134,8 @@ async def login(request: web.Request) -> web.Response:
         return json_error(exc.status, "bad_request", str(exc))
     storage = request.app[STORAGE]
     account, address = username.lower(), client_address(request)
-    wait = await storage.throttle.check(account, address)
+    device = await storage.devices.recognise(request.cookies.get(DEVICE_COOKIE), account)
+    wait = await storage.throttle.check(account, address, device)
     if wait is not None:
         return json_error(
             429,
@@ -122,13 +150,18 @@ async def login(request: web.Request) -> web.Response:
         return json_error(
             503, "busy", "The server is busy. Try again in a moment.", {"Retry-After": "1"}
         )
-    await storage.throttle.record(account, address, success=ok)
+    await storage.throttle.record(account, address, success=ok, device=device)
     if not ok or user is None:
         return json_error(401, "invalid_credentials", "Wrong user name or password.")
+    # The session this browser held (maybe another user's) ends here, not whenever it expires.
+    presented = await storage.sessions.revoke(request_token(request))
+    if presented is not None:
+        await request.app[HUB].end_session(presented.token_hash, UNAUTHORIZED, "signed in again")
     token, session = await storage.sessions.create(user.id, user.name)
     response = web.json_response(session_body(session), headers=NO_STORE)
     max_age = session.expires_at - request.app[SETTINGS].clock()
     set_session_cookie(response, request, token, max_age)
+    set_device_cookie(response, request, await storage.devices.issue(account))
     return response
 
 
@@ -162,7 +195,25 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def logout_all(request: web.Request) -> web.StreamResponse:
+    """Sign out everywhere: every session of the presenting session's user ends, and every
+    socket of them closes with 4401 on every replica.  Storage trouble is a 503 (middleware):
+    unlike a plain sign-out, nothing here can be promised without the storage."""
+    storage = request.app[STORAGE]
+    session = await storage.sessions.validate(request_token(request))
+    if session is None:
+        response = json_error(401, "not_signed_in", "Not signed in.", headers=NO_STORE)
+        clear_session_cookie(response, request)
+        return response
+    for digest in await storage.sessions.revoke_all(session.user_id):
+        await request.app[HUB].end_session(digest, UNAUTHORIZED, "signed out everywhere")
+    response = web.Response(status=204, headers=NO_STORE)
+    clear_session_cookie(response, request)
+    return response
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/" + LOGIN_URL, count_sign_ins(app, login))
     app.router.add_get("/" + SESSION_URL, count_validations(app, current_session))
     app.router.add_post("/" + LOGOUT_URL, logout)
+    app.router.add_post("/" + LOGOUT_ALL_URL, logout_all)

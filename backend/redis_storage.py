@@ -6,6 +6,10 @@ Keys (all under ``pychat:``):
 * ``user:<name>`` hash (id, name, password_hash, created_at), ``users`` set, ``user-ids`` counter;
 * ``session:<sha256 hex>`` hash (user_id, user_name, created_at, last_seen, expires_at), expiring
   with the session (Redis forgets it when it is over; a revocation deletes it);
+* ``user-sessions:<user id>`` set of the user's session hashes (hex), for "sign out
+  everywhere"; it lives as long as the user's newest session may, and a member whose session
+  Redis has already forgotten is just skipped;
+* ``secret:<name>`` server-side keys made once (the device cookies' signing key, hex);
 * ``throttle:<kind>:<key>`` sorted sets of attempt times, the throttle's windows
   (:mod:`backend.throttle`), shared by every replica;
 * ``history:<user id>`` a capped stream (newest :data:`HISTORY_CAP` messages) and
@@ -116,15 +120,34 @@ class RedisUsers:
 # ------------------------------------------------------------------------------ sessions
 
 
+# Atomic, so a session created while "sign out everywhere" runs is either deleted with the
+# others or added after it.  The session keys are named from the set's members (ARGV[1] is
+# their prefix): fine on one Redis, which is what this persistence speaks to.
+DELETE_USER_SESSIONS = """
+local ended = {}
+for _, hex in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('DEL', ARGV[1] .. hex) == 1 then table.insert(ended, hex) end
+end
+redis.call('DEL', KEYS[1])
+return ended
+"""
+
+
 class RedisSessions:
-    """A hash per session that Redis expires when the session's idle deadline passes."""
+    """A hash per session that Redis expires when the session's idle deadline passes, and a
+    set per user of their sessions."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._delete_user = redis.register_script(DELETE_USER_SESSIONS)
 
     @staticmethod
     def _key(digest: bytes) -> str:
         return f"{PREFIX}session:{digest.hex()}"
+
+    @staticmethod
+    def _user_key(user_id: int | str) -> str:
+        return f"{PREFIX}user-sessions:{user_id}"
 
     @staticmethod
     def _ms(seconds: float) -> int:
@@ -141,6 +164,9 @@ class RedisSessions:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._key(digest), mapping=fields)
             pipe.pexpire(self._key(digest), self._ms(keep_for))
+            pipe.sadd(self._user_key(row.user_id), digest.hex())
+            # The newest session lives longest: the set lives as long as it may.
+            pipe.pexpire(self._user_key(row.user_id), self._ms(row.expires_at - row.created_at))
             await guarded(pipe.execute())
 
     async def get(self, digest: bytes) -> SessionRow | None:
@@ -162,7 +188,18 @@ class RedisSessions:
             await guarded(pipe.execute())
 
     async def delete(self, digest: bytes) -> None:
-        await guarded(self._redis.delete(self._key(digest)))
+        user_id = await guarded(self._redis.hget(self._key(digest), "user_id"))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key(digest))
+            if user_id is not None:
+                pipe.srem(self._user_key(user_id), digest.hex())
+            await guarded(pipe.execute())
+
+    async def delete_user(self, user_id: int) -> list[bytes]:
+        ended = await guarded(
+            self._delete_user(keys=[self._user_key(user_id)], args=[f"{PREFIX}session:"])
+        )
+        return [bytes.fromhex(hex_digest) for hex_digest in ended]
 
     async def delete_idle_or_expired(self, now: float, idle_timeout: float) -> int:
         return 0  # Redis expires session keys by itself
@@ -426,6 +463,11 @@ class RedisPersistence:
     async def close(self) -> None:
         await self.signals.stop()
         await self.redis.aclose()
+
+    async def secret(self, name: str, new: bytes) -> bytes:
+        key = f"{PREFIX}secret:{name}"
+        await guarded(self.redis.set(key, new.hex(), nx=True))  # the first replica's wins
+        return bytes.fromhex(await guarded(self.redis.get(key)))
 
     async def health(self) -> bool:
         try:

@@ -63,6 +63,11 @@ class SessionRows(Protocol):
     async def get(self, digest: bytes) -> SessionRow | None: ...
     async def touch(self, digest: bytes, last_seen: float, keep_for: float) -> None: ...
     async def delete(self, digest: bytes) -> None: ...
+    async def delete_user(self, user_id: int) -> list[bytes]:
+        """Delete every session of the user at once (a sign-in racing it is either deleted
+        too or starts after it); the hashes of those deleted."""
+        ...
+
     async def delete_idle_or_expired(self, now: float, idle_timeout: float) -> int: ...
 
 
@@ -143,6 +148,11 @@ class Sessions:
         session = self.rules.live(digest, await self._rows.get(digest), self._clock())
         await self._rows.delete(digest)
         return session
+
+    async def revoke_all(self, user_id: int) -> list[bytes]:
+        """End every session of the user ("sign out everywhere"); the hashes of those ended,
+        whose sockets the caller closes."""
+        return await self._rows.delete_user(user_id)
 
     async def purge_expired(self) -> int:
         return await self._rows.delete_idle_or_expired(self._clock(), self.rules.idle_timeout)

@@ -46,6 +46,13 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 -- recent() reads the newest rows of one user: without this it sorts all of them.
 CREATE INDEX IF NOT EXISTS messages_by_user ON messages (user_id, seq);
+-- "Sign out everywhere" deletes the sessions of one user.
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
+-- Server-side keys made once and kept (the device cookies' signing key).
+CREATE TABLE IF NOT EXISTS secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
 """
 # Databases made before replies could be cut gain the column on open.
 CUT_COLUMN = "ALTER TABLE messages ADD COLUMN cut TEXT"
@@ -158,6 +165,12 @@ class SqliteSessions:
     async def delete(self, digest: bytes) -> None:
         self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
 
+    async def delete_user(self, user_id: int) -> list[bytes]:
+        rows = self._db.execute(
+            "DELETE FROM sessions WHERE user_id = ? RETURNING token_hash", (user_id,)
+        ).fetchall()
+        return [row[0] for row in rows]
+
     async def delete_idle_or_expired(self, now: float, idle_timeout: float) -> int:
         cursor = self._db.execute(
             "DELETE FROM sessions WHERE expires_at <= ? OR last_seen + ? <= ?",
@@ -218,6 +231,11 @@ class SqlitePersistence:
     async def close(self) -> None:
         await asyncio.to_thread(self._checkpointer.stop)
         self.db.close()
+
+    async def secret(self, name: str, new: bytes) -> bytes:
+        self.db.execute("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)", (name, new))
+        row = self.db.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+        return bytes(row[0])
 
     async def health(self) -> bool:
         self.db.execute("SELECT 1").fetchone()

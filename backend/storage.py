@@ -25,7 +25,7 @@ from typing import Protocol
 
 from backend.history import History
 from backend.sessions import SessionRows, Sessions
-from backend.throttle import HitLog, LoginThrottle
+from backend.throttle import Devices, HitLog, LoginThrottle
 from backend.users import UserRows, Users
 
 
@@ -91,10 +91,14 @@ class Persistence(Protocol):
 
     async def close(self) -> None: ...
     async def health(self) -> bool: ...
+    async def secret(self, name: str, new: bytes) -> bytes:
+        """The server-side key called ``name``, made ``new`` if there is none yet (the same
+        for every replica, kept across restarts)."""
+        ...
 
 
 class Storage:
-    """The six things handlers use, and the persistence's life cycle."""
+    """The seven things handlers use, and the persistence's life cycle."""
 
     def __init__(self, persistence: Persistence, settings) -> None:
         clock = settings.clock
@@ -104,6 +108,7 @@ class Storage:
             persistence.sessions, clock, settings.idle_timeout, settings.absolute_timeout
         )
         self.throttle = LoginThrottle(persistence.hits, settings, clock)
+        self.devices = Devices(persistence.secret, clock)
         self.history = persistence.history
         self.presence = persistence.presence
         self.signals = persistence.signals

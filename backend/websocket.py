@@ -2,13 +2,17 @@
 
 Order of checks on a new connection, each with the answer a browser can see:
 
-0. Admission: at most ``ws_handshakes_per_second`` (burst 10), else HTTP 503; the browser
-   sees a failed handshake (1006) and backs off with jitter, which spreads a storm.
 1. ``Origin`` must be in the exact allowlist, else HTTP 403 before the upgrade.
-2. Upgrade (no compression, 64 KiB frames, protocol pings every ``ws_heartbeat`` seconds).
+2. The request must be a WebSocket upgrade, else HTTP 400.
 3. Session from the cookie (or ``Authorization: Bearer``; never the query string), else
    accept-and-close 4401, because a browser cannot read the status of a refused handshake.
-4. One socket per session: a newer one replaces the older (4409).  A client whose tabs cannot
+4. Admission (:class:`~backend.ratelimit.Admission`): fair per client address and per
+   session, then at most ``ws_handshakes_per_second`` for the process (burst 10), else HTTP
+   503; the browser sees a failed handshake (1006) and backs off with jitter, which spreads a
+   storm.  The cheap refusals above come first and never count, so requests without a
+   session cannot spend the allowance, and one client cannot take more than its share.
+5. Upgrade (no compression, 64 KiB frames, protocol pings every ``ws_heartbeat`` seconds).
+6. One socket per session: a newer one replaces the older (4409).  A client whose tabs cannot
    share one socket declares per-tab mode (``?mode=tab&tab=<id>``): then one socket per tab
    (the older one of that tab gets 4409), at most five per session (4429).  Both rules hold
    across every replica (see :mod:`backend.hub`).
@@ -53,7 +57,7 @@ from app.wire.close_codes import (
     UNAUTHORIZED,
     UNSUPPORTED_DATA,
 )
-from app.wire.limits import HISTORY_LIMIT, MAX_FRAME
+from app.wire.limits import HISTORY_LIMIT, MAX_FRAME, SOCKETS_PER_SESSION
 from app.wire.urls import MODE_PARAM, PER_TAB_MODE, SOCKET_URL, TAB_PARAM
 from backend import auth
 from backend.agent import Agent
@@ -61,16 +65,20 @@ from backend.errors import json_error
 from backend.hub import SESSION_SLOT, Connection, Hub
 from backend.keys import HUB, SETTINGS, STORAGE
 from backend.metrics import METRICS, Handshake
-from backend.ratelimit import TokenBucket, WindowCounter
+from backend.middleware import client_address
+from backend.ratelimit import Admission, TokenBucket, WindowCounter
 from backend.runs import RUNS, RunManager
-from backend.sessions import TOUCH_EVERY
+from backend.sessions import TOUCH_EVERY, Session
 from backend.storage import Claim, StorageUnavailable
 
 log = logging.getLogger("pychat.ws")
 
 ORIGINS = web.AppKey("ws_origins", frozenset)
-ADMISSION = web.AppKey("ws_admission", TokenBucket)
+ADMISSION = web.AppKey("ws_admission", Admission)
 ADMISSION_BURST = 10
+# What one client may take at once: a session's full set of sockets and the one refused with
+# 4429.  Below ADMISSION_BURST, so the rest of the allowance is always someone else's.
+KEY_BURST = SOCKETS_PER_SESSION + 1
 
 
 class Limits:
@@ -96,11 +104,6 @@ def slot_of(request: web.Request) -> str:
 async def chat_socket(request: web.Request) -> web.StreamResponse:
     app = request.app
     metrics = app[METRICS]
-    if not app[ADMISSION].take():
-        metrics.handshake(Handshake.BUSY)
-        return json_error(
-            503, "busy", "Too many connections at once. Try again shortly.", {"Retry-After": "1"}
-        )
     origin = request.headers.get("Origin")
     if origin is None or origin not in app[ORIGINS]:
         metrics.handshake(Handshake.FORBIDDEN_ORIGIN)
@@ -118,11 +121,25 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         metrics.handshake(Handshake.NOT_WEBSOCKET)
         return json_error(400, "not_websocket", "This endpoint speaks WebSocket only.")
+    storage_down = False
+    try:
+        session = await app[STORAGE].sessions.validate(auth.request_token(request))
+    except StorageUnavailable:
+        session, storage_down = None, True
+    if session is not None and not app[ADMISSION].admit(
+        client_address(request), session.token_hash
+    ):
+        metrics.handshake(Handshake.BUSY)
+        return json_error(
+            503, "busy", "Too many connections at once. Try again shortly.", {"Retry-After": "1"}
+        )
     await ws.prepare(request)
     conn: Connection | None = None
     refused: int | None = None  # the code a refused socket was closed with
     try:
-        admitted = await _admit(request, ws)
+        if storage_down:
+            raise StorageUnavailable("the session could not be looked up")
+        admitted = await _admit(request, ws, session)
         if isinstance(admitted, Connection):
             conn = admitted
             await _serve(request, conn)
@@ -140,13 +157,13 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _admit(request: web.Request, ws: web.WebSocketResponse) -> Connection | int:
-    """Authenticate and register the socket; if refused, the code it was closed with."""
+async def _admit(
+    request: web.Request, ws: web.WebSocketResponse, session: Session | None
+) -> Connection | int:
+    """Register the socket of ``session``; if refused, the code it was closed with."""
     app = request.app
     settings = app[SETTINGS]
-    storage = app[STORAGE]
     metrics = app[METRICS]
-    session = await storage.sessions.validate(auth.request_token(request))
     if session is None:
         metrics.handshake(Handshake.UNAUTHORIZED)
         await ws.close(code=UNAUTHORIZED, message=b"not signed in")
@@ -265,7 +282,9 @@ def setup(app: web.Application, settings, agent: Agent) -> None:
     if lifespan is not None:
         app.cleanup_ctx.append(lifespan)
     app[ORIGINS] = settings.allowed_origins
-    app[ADMISSION] = TokenBucket(settings.ws_handshakes_per_second, ADMISSION_BURST, time.monotonic)
+    app[ADMISSION] = Admission(
+        settings.ws_handshakes_per_second, ADMISSION_BURST, KEY_BURST, time.monotonic
+    )
     app[METRICS].sockets_open.set_function(lambda: app[HUB].count())
     app.cleanup_ctx.append(app[HUB].run_sweeper)
     app.on_shutdown.append(_shutdown)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from e2e.conftest import open_app, settled, sign_in
+from e2e.conftest import chat_open, make_pages, open_app, settled, sign_in
+from tests.support import PASSWORD, add_user
 
 HINT_KEY = "pychat.auth.hint"
 SESSION = "/api/auth/session"
@@ -181,3 +182,38 @@ def test_every_request_stays_on_our_origin(pages):
     settled(page, "authenticated")
     assert watch.requests and watch.foreign_requests() == []
     assert any("/vendor/pyodide/" in url for url in watch.requests)
+
+
+def test_sign_out_everywhere_from_the_keyboard_ends_the_other_devices_session(
+    pages, browser, live_server
+):
+    add_user(live_server.db, "everywhere", PASSWORD)
+    other_device = make_pages(browser, live_server.url)  # another browser profile
+    others = next(other_device)
+    try:
+        elsewhere, elsewhere_watch = others.new()
+        elsewhere_watch.allow(r"status of 401")  # its session is gone when it looks again
+        open_app(elsewhere)
+        sign_in(elsewhere, "everywhere")
+        settled(elsewhere, "authenticated")
+        chat_open(elsewhere)
+
+        page, _ = pages.new()
+        open_app(page)
+        sign_in(page, "everywhere")
+        settled(page, "authenticated")
+        page.focus("#logout")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "logout-all"
+        assert page.locator("#logout-all").inner_text() == "Sign out everywhere"
+        page.keyboard.press("Enter")
+        settled(page, "anonymous")
+        page.wait_for_function(
+            "document.getElementById('login-notice').textContent.includes('every device')"
+        )
+        # The other device's socket was closed with 4401: it signs out by itself.
+        settled(elsewhere, "anonymous")
+        assert "session has ended" in elsewhere.locator("#login-notice").inner_text()
+        assert others.context.request.get(live_server.url + SESSION).status == 401
+    finally:
+        next(other_device, None)  # checks that page too, then closes its profile

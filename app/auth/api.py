@@ -14,6 +14,7 @@ from datetime import datetime
 from app.auth.model import (
     Event,
     Reason,
+    SignedOutEverywhere,
     SignInFailed,
     SignInSucceeded,
     User,
@@ -81,3 +82,12 @@ def login_event(
     if 400 <= status < 500:
         return SignInFailed(generation, Reason.BAD_INPUT)
     return SignInFailed(generation, Reason.SERVER_ERROR)
+
+
+def logout_all_event(status: int | None, generation: int) -> SignedOutEverywhere:
+    """Only a 204 means every session ended; anything else (no answer, 401, 5xx) did not.
+
+    >>> logout_all_event(204, 3), logout_all_event(None, 3).ok
+    (SignedOutEverywhere(generation=3, ok=True), False)
+    """
+    return SignedOutEverywhere(generation=generation, ok=status == 204)

@@ -30,6 +30,8 @@ class Reason(StrEnum):
 
     NONE = ""
     SIGNED_OUT = "signed_out"
+    SIGNED_OUT_EVERYWHERE = "signed_out_everywhere"  # the server ended every session
+    SIGN_OUT_EVERYWHERE_FAILED = "sign_out_everywhere_failed"  # signed out here only
     SESSION_EXPIRED = "session_expired"
     INVALID_CREDENTIALS = "invalid_credentials"
     THROTTLED = "throttled"
@@ -128,6 +130,19 @@ class SignOutRequested:
 
 
 @dataclass(frozen=True)
+class SignOutEverywhereRequested:
+    """End every session of the user, on every device (this one first, locally)."""
+
+
+@dataclass(frozen=True)
+class SignedOutEverywhere:
+    """The server's answer to :class:`PostLogoutAll`: ``ok`` when every session ended."""
+
+    generation: int
+    ok: bool
+
+
+@dataclass(frozen=True)
 class SessionEnded:
     """Something other than validation learned the session is gone (a 401, a 4401 close)."""
 
@@ -150,6 +165,8 @@ Event = (
     | SignInSucceeded
     | SignInFailed
     | SignOutRequested
+    | SignOutEverywhereRequested
+    | SignedOutEverywhere
     | SessionEnded
     | HintChanged
 )
@@ -175,6 +192,13 @@ class PostLogin:
 @dataclass(frozen=True)
 class PostLogout:
     pass
+
+
+@dataclass(frozen=True)
+class PostLogoutAll:
+    """``POST /api/auth/logout-all``; answer with :class:`SignedOutEverywhere`."""
+
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -209,6 +233,7 @@ Effect = (
     ValidateSession
     | PostLogin
     | PostLogout
+    | PostLogoutAll
     | WriteHint
     | ClearHint
     | ScheduleRetry

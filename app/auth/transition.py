@@ -22,14 +22,17 @@ from app.auth.model import (
     HintChanged,
     PostLogin,
     PostLogout,
+    PostLogoutAll,
     Reason,
     Restore,
     RetryNow,
     ScheduleRetry,
     SessionEnded,
+    SignedOutEverywhere,
     SignInFailed,
     SignInRequested,
     SignInSucceeded,
+    SignOutEverywhereRequested,
     SignOutRequested,
     Snapshot,
     Status,
@@ -152,6 +155,15 @@ def transition(state: Snapshot, event: Event) -> Result:
         case Status.AUTHENTICATED, SignOutRequested():
             nxt = _anonymous(state, Reason.SIGNED_OUT, generation=gen + 1)
             return nxt, [TearDown(), ClearHint(), PostLogout()]
+        case Status.AUTHENTICATED, SignOutEverywhereRequested():
+            # Local-first as well; the answer only changes what the sign-in view says.
+            nxt = _anonymous(state, Reason.SIGNED_OUT, generation=gen + 1)
+            return nxt, [TearDown(), ClearHint(), PostLogoutAll(gen + 1)]
+        case Status.ANONYMOUS, SignedOutEverywhere(generation=g, ok=ok) if (
+            g == gen and state.reason is Reason.SIGNED_OUT
+        ):
+            reason = Reason.SIGNED_OUT_EVERYWHERE if ok else Reason.SIGN_OUT_EVERYWHERE_FAILED
+            return replace(state, reason=reason), []
         case Status.AUTHENTICATED, SessionEnded():
             nxt = _anonymous(state, Reason.SESSION_EXPIRED, generation=gen + 1)
             return nxt, [TearDown(), ClearHint()]

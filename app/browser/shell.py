@@ -38,11 +38,13 @@ from app.auth.model import (
     HintChanged,
     PostLogin,
     PostLogout,
+    PostLogoutAll,
     Restore,
     RetryNow,
     ScheduleRetry,
     SessionEnded,
     SignInRequested,
+    SignOutEverywhereRequested,
     SignOutRequested,
     Snapshot,
     Status,
@@ -52,6 +54,7 @@ from app.auth.model import (
 )
 from app.auth.store import AuthStore
 from app.browser.dom import by_id as _el
+from app.browser.dom import make, present
 from app.browser.http import request
 from app.browser.loader import load_modules
 from app.browser.proxies import Listeners
@@ -60,7 +63,7 @@ from app.browser.timers import Timers
 from app.net.backoff import Backoff
 from app.ui import chat_loader, preview_loader
 from app.ui.layout import Screen, View, countdown, view_for
-from app.wire.urls import LOGIN_URL, LOGOUT_URL, SESSION_URL
+from app.wire.urls import LOGIN_URL, LOGOUT_ALL_URL, LOGOUT_URL, SESSION_URL
 
 SCREENS = {
     Screen.SKELETON: "skeleton-view",
@@ -75,6 +78,21 @@ def _log(line: str) -> None:
 
 
 Http = Callable[..., Any]  # request()'s signature: (method, url, body=None) -> awaitable reply
+
+
+def _sign_out_everywhere_button() -> Any:
+    """``button#logout-all`` beside ``button#logout`` (made here if the page has none): a real
+    button, so it is in the tab order and Enter or Space press it."""
+    button = _el("logout-all")
+    if present(button):
+        return button
+    button = make(
+        "button",
+        {"id": "logout-all", "type": "button", "class": "button secondary"},
+        "Sign out everywhere",
+    )
+    _el("logout").after(button)
+    return button
 
 
 class Shell:
@@ -116,6 +134,11 @@ class Shell:
         self._listen(js.window, "online", lambda _event: self.on_online())
         self._listen(_el("login-form"), "submit", self.on_submit)
         self._listen(_el("logout"), "click", lambda _e: self.dispatch(SignOutRequested()))
+        self._listen(
+            _sign_out_everywhere_button(),
+            "click",
+            lambda _e: self.dispatch(SignOutEverywhereRequested()),
+        )
         self._listen(
             _el("unreachable-logout"), "click", lambda _e: self.dispatch(SignOutRequested())
         )
@@ -218,6 +241,8 @@ class Shell:
                 self.spawn(self._login(username, password, generation))
             case PostLogout():
                 self.spawn(self.http("POST", LOGOUT_URL))
+            case PostLogoutAll(generation=generation):
+                self.spawn(self._logout_all(generation))
             case WriteHint(hint=value):
                 self.storage.write(self.hint_key, hint.encode(value))
             case ClearHint():
@@ -240,6 +265,10 @@ class Shell:
         )
         retry_after = headers.get("Retry-After") if headers is not None else None
         self.dispatch(api.login_event(status, data, generation, retry_after))
+
+    async def _logout_all(self, generation: int) -> None:
+        status, _data, _headers = await self.http("POST", LOGOUT_ALL_URL)
+        self.dispatch(api.logout_all_event(status, generation))
 
     def _schedule_retry(self, delay: float) -> None:
         self._cancel_retry()

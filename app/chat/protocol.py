@@ -271,12 +271,12 @@ def parse(raw: str) -> ServerFrame:
 
 
 def message_frame(message_id: str, text: str) -> str:
-    return json.dumps(frames.message(message_id, text))
+    return frames.dumps(frames.message(message_id, text))
 
 
 def ping_frame(ping_id: int) -> str:
-    return json.dumps(frames.ping(ping_id))
+    return frames.dumps(frames.ping(ping_id))
 
 
 def stop_frame(message_id: str) -> str:
-    return json.dumps(frames.stop(message_id))
+    return frames.dumps(frames.stop(message_id))

@@ -15,7 +15,6 @@ Only :mod:`asyncio` is used: it runs the same under CPython (tests/app/preview) 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -29,7 +28,15 @@ from app.wire.agent_runs import CUT_STOPPED, STOPPED, failure
 from app.wire.client_frames import Ping, ProtocolError, Stop, parse_client_frame
 from app.wire.close_codes import ABNORMAL, NORMAL, REPLACED, UNAUTHORIZED
 from app.wire.limits import ABSOLUTE_TIMEOUT, HISTORY_LIMIT, IDLE_TIMEOUT
-from app.wire.urls import LOGIN_URL, LOGOUT_URL, MODE_PARAM, PER_TAB_MODE, SESSION_URL, TAB_PARAM
+from app.wire.urls import (
+    LOGIN_URL,
+    LOGOUT_ALL_URL,
+    LOGOUT_URL,
+    MODE_PARAM,
+    PER_TAB_MODE,
+    SESSION_URL,
+    TAB_PARAM,
+)
 
 SESSION_SECONDS = ABSOLUTE_TIMEOUT
 
@@ -106,7 +113,7 @@ class SimulatedSocket:
 
     def _deliver(self, frame: dict) -> None:
         if self.readyState == self.OPEN:
-            self._fire(self.onmessage, SocketEvent("message", data=json.dumps(frame)))
+            self._fire(self.onmessage, SocketEvent("message", data=frames.dumps(frame)))
 
     def _closed(self, code: int, reason: str = "") -> None:
         if self.readyState == self.CLOSED:
@@ -169,7 +176,8 @@ class PreviewServer:
     async def request(self, method: str, url: str, body: dict | None = None) -> Reply:
         self.stats.requests += 1
         route = (method, url.split("?")[0].removeprefix("./"))
-        if route == ("POST", LOGOUT_URL):  # local-first: answered whatever the mood
+        # local-first: answered whatever the mood (one simulated user has one session)
+        if route in (("POST", LOGOUT_URL), ("POST", LOGOUT_ALL_URL)):
             await asyncio.sleep(self.behaviour.latency)
             self._sign_out()
             return 204, None, {}

@@ -43,10 +43,15 @@ _ERRORS = {
     Reason.SERVER_UNREACHABLE: "Can't reach the server. Check your connection and try again.",
     Reason.SERVER_ERROR: "The server had a problem. Try again in a moment.",
     Reason.UNAVAILABLE: "The service is briefly unavailable. Try again in a few seconds.",
+    Reason.SIGN_OUT_EVERYWHERE_FAILED: (
+        "You have signed out here, but the server could not sign out your other devices."
+        " Sign in and try again."
+    ),
 }
 
 _NOTICES = {
     Reason.SIGNED_OUT: "You have signed out.",
+    Reason.SIGNED_OUT_EVERYWHERE: "You have signed out on every device.",
     Reason.SESSION_EXPIRED: "Your session has ended. Please sign in again.",
 }
 

@@ -29,6 +29,9 @@ import re
 from dataclasses import dataclass
 
 from app.wire import limits
+from app.wire.frames import dumps
+
+__all__ = ["ChatText", "Ping", "ProtocolError", "Stop", "dumps", "parse_client_frame"]
 
 MAX_DEPTH = 8
 ID_PATTERN = re.compile(limits.ID_PATTERN)
@@ -158,7 +161,3 @@ def parse_client_frame(text: str) -> ClientFrame:
     if not isinstance(kind, str):
         raise ProtocolError("invalid_message", "type must be a string")
     raise ProtocolError("unknown_type", f"unknown message type {kind[:32]!r}")
-
-
-def dumps(frame: dict) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))

@@ -12,7 +12,21 @@ on the real server::
 
 from __future__ import annotations
 
+import json
+
 from app.wire.agent_runs import REPLY_TO
+
+
+def dumps(frame: dict) -> str:
+    """A frame as both ends send it: compact, non-ASCII as itself (an escaped emoji takes 12
+    bytes instead of 4, and would push a message within :data:`~app.wire.limits.MAX_TEXT`
+    past :data:`~app.wire.limits.MAX_FRAME`).
+
+    >>> dumps(message("m1", "héllo 👋"))
+    '{"type":"message","id":"m1","text":"héllo 👋"}'
+    """
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
 
 # ---------------------------------------------------------------------- from the client
 

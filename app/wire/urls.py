@@ -11,6 +11,7 @@ from __future__ import annotations
 LOGIN_URL = "api/auth/login"
 SESSION_URL = "api/auth/session"
 LOGOUT_URL = "api/auth/logout"
+LOGOUT_ALL_URL = "api/auth/logout-all"  # every session of the user, on every device
 HEALTH_URL = "api/health"
 SOCKET_URL = "api/ws"  # never a credential in the query string
 

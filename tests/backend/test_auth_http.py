@@ -5,12 +5,16 @@ from __future__ import annotations
 import hashlib
 import logging
 
+import aiohttp
 import pytest
 
-from backend.auth import COOKIE_NAME
+from backend.auth import COOKIE_NAME, DEVICE_COOKIE
+from backend.keys import STORAGE
+from backend.throttle import DEVICE_LIFETIME
 from tests.support import PASSWORD
 
 SESSION = "/api/auth/session"
+LOGOUT_ALL = "/api/auth/logout-all"
 
 
 async def test_login_sets_an_httponly_strict_cookie_and_returns_the_user(server):
@@ -182,3 +186,137 @@ async def test_log_has_one_line_per_request_and_no_secrets(server, caplog):
     assert "GET /api/auth/session 200" in lines[1]
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert PASSWORD not in text and token not in text and "in-query" not in text
+
+
+# ------------------------------------------------------------------ device cookies
+
+BEHIND_PROXY = {"trusted_proxies": frozenset({"127.0.0.1"})}
+
+
+async def _sign_in(server, http, name: str, password: str, address: str):
+    """Sign in from ``address`` (as the trusted proxy in front reports it) with ``http``'s
+    cookies: a browser of its own."""
+    response = await http.post(
+        server.url + "/api/auth/login",
+        json={"username": name, "password": password},
+        headers={"Origin": server.origin, "X-Forwarded-For": address},
+    )
+    await response.read()
+    return response
+
+
+@pytest.mark.parametrize("settings_overrides", [BEHIND_PROXY], indirect=True)
+async def test_someone_elses_failures_never_lock_out_a_known_device(server):
+    assert (await _sign_in(server, server.http, "ada", PASSWORD, "198.51.100.2")).status == 200
+    async with aiohttp.ClientSession() as attacker:
+        for _ in range(5):
+            failed = await _sign_in(server, attacker, "ada", "guess", "203.0.113.7")
+            assert failed.status == 401
+        again = await _sign_in(server, attacker, "ada", PASSWORD, "203.0.113.7")
+        assert again.status == 429  # the guesser is slowed down
+    # ada's own browser (its device cookie) from her address signs in at once ...
+    assert (await _sign_in(server, server.http, "ada", PASSWORD, "198.51.100.2")).status == 200
+    # ... while any client without one is still limited, from any address.
+    async with aiohttp.ClientSession() as stranger:
+        unknown = await _sign_in(server, stranger, "ada", PASSWORD, "192.0.2.55")
+        assert unknown.status == 429 and "Retry-After" in unknown.headers
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"secure_cookies": False}, {"secure_cookies": True}], indirect=True
+)
+async def test_the_device_cookie_is_httponly_strict_and_read_only_by_the_sign_in(server):
+    response = await server.login()
+    cookie = response.cookies[DEVICE_COOKIE]
+    assert cookie["httponly"] is True and cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/api/auth/login"
+    assert bool(cookie["secure"]) is server.settings.secure_cookies
+    assert cookie.value.startswith("ada:") and PASSWORD not in cookie.value
+
+
+@pytest.mark.parametrize("settings_overrides", [BEHIND_PROXY], indirect=True)
+async def test_a_device_cookie_counts_only_for_its_own_user_and_only_if_genuine(server):
+    await server.server.app[STORAGE].users.add("bob", PASSWORD)
+    genuine = (await server.login()).cookies[DEVICE_COOKIE].value
+    async with aiohttp.ClientSession() as attacker:
+        for _ in range(5):
+            await _sign_in(server, attacker, "bob", "guess", "203.0.113.7")
+    _, issued, device, signature = genuine.split(":")
+    for value in (
+        genuine,  # ada's, not bob's
+        f"bob:{issued}:{device}:{signature}",  # rebound to bob: the signature says no
+        f"bob:{issued}:{device}:{'A' * len(signature)}",
+    ):
+        async with aiohttp.ClientSession(cookies={DEVICE_COOKIE: value}) as http:
+            assert (await _sign_in(server, http, "bob", PASSWORD, "192.0.2.1")).status == 429
+
+
+@pytest.mark.parametrize("settings_overrides", [BEHIND_PROXY], indirect=True)
+async def test_a_known_device_is_limited_by_its_own_failures(server):
+    assert (await server.login()).status == 200
+    for _ in range(5):
+        assert (await server.login("ada", "typo")).status == 401
+    assert (await server.login("ada", PASSWORD)).status == 429
+    async with aiohttp.ClientSession() as other:  # not the unknown clients' doing
+        assert (await _sign_in(server, other, "ada", PASSWORD, "192.0.2.9")).status == 200
+
+
+async def test_a_device_cookie_expires(server):
+    assert (await server.login()).status == 200
+    server.clock.advance(DEVICE_LIFETIME)
+    async with aiohttp.ClientSession() as attacker:
+        for _ in range(5):
+            await _sign_in(server, attacker, "ada", "guess", "203.0.113.7")
+    assert (await server.login("ada", PASSWORD)).status == 429
+
+
+# ------------------------------------------------------------------ revocation
+
+
+def _bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_signing_in_again_revokes_the_session_it_presented(server):
+    first = (await server.login()).cookies[COOKIE_NAME].value
+    second = (await server.login()).cookies[COOKIE_NAME].value  # the jar presents the first
+    assert first != second
+    assert (await server.http.get(server.url + SESSION, headers=_bearer(first))).status == 401
+    assert (await server.http.get(server.url + SESSION, headers=_bearer(second))).status == 200
+    assert server.db.execute("SELECT count(*) FROM sessions").fetchone() == (1,)
+
+
+async def test_a_failed_sign_in_keeps_the_session_it_presented(server):
+    token = (await server.login()).cookies[COOKIE_NAME].value
+    assert (await server.login("ada", "wrong password")).status == 401
+    assert (await server.http.get(server.url + SESSION, headers=_bearer(token))).status == 200
+
+
+async def test_sign_out_everywhere_revokes_every_session_of_the_user_only(server):
+    await server.server.app[STORAGE].users.add("bob", PASSWORD)
+    others = []
+    for name in ("ada", "ada", "bob"):
+        async with aiohttp.ClientSession() as browser:
+            response = await _sign_in(server, browser, name, PASSWORD, "198.51.100.3")
+            others.append(response.cookies[COOKIE_NAME].value)
+    await server.login()
+    response = await server.http.post(server.url + LOGOUT_ALL, headers={"Origin": server.origin})
+    assert response.status == 204
+    assert response.cookies[COOKIE_NAME].value == ""
+    assert (await server.http.get(server.url + SESSION)).status == 401
+    statuses = [
+        (await server.http.get(server.url + SESSION, headers=_bearer(token))).status
+        for token in others
+    ]
+    assert statuses == [401, 401, 200]
+
+
+async def test_sign_out_everywhere_needs_a_session_and_the_right_origin(server):
+    response = await server.http.post(server.url + LOGOUT_ALL, headers={"Origin": server.origin})
+    assert response.status == 401
+    await server.login()
+    refused = await server.http.post(
+        server.url + LOGOUT_ALL, headers={"Origin": "http://evil.example"}
+    )
+    assert refused.status == 403
+    assert (await server.http.get(server.url + SESSION)).status == 200

@@ -205,3 +205,16 @@ async def test_sessions_and_history_survive_a_restart_of_every_replica(flushed_r
         async with open_socket(d, token) as ws:
             history = (await frames_until(ws, "history"))[-1]["messages"]
         assert history[0]["text"] == "outlives the replicas"
+
+
+async def test_sign_out_everywhere_on_one_replica_closes_sockets_on_the_other(pair):
+    a, b = pair
+    first, second = await a.token(), await b.token()
+    async with open_socket(b, first, tab="t1") as one, open_socket(a, second, tab="t2") as two:
+        await frames_until(one, "history")
+        await frames_until(two, "history")
+        async with aiohttp.ClientSession(cookies={COOKIE_NAME: second}) as http:
+            response = await http.post(a.url + "/api/auth/logout-all", headers={"Origin": a.origin})
+            assert response.status == 204
+        assert await asyncio.gather(close_code(one), close_code(two)) == [4401, 4401]
+    assert (await b.get("/api/auth/session", first)).status == 401

@@ -97,6 +97,31 @@ async def test_revoke_ends_a_session_and_unknown_tokens_are_nobody(store):
     assert await store.sessions.validate_hash(session.token_hash) is None
 
 
+async def test_revoke_all_ends_every_session_of_one_user_only(store):
+    ada, bob = await user(store), await user(store, "bob")
+    made = [await store.sessions.create(ada.id, ada.name) for _ in range(3)]
+    bobs, _ = await store.sessions.create(bob.id, bob.name)
+    await store.sessions.revoke(made[0][0])  # already gone: not ended again
+    ended = await store.sessions.revoke_all(ada.id)
+    assert sorted(ended) == sorted(session.token_hash for _, session in made[1:])
+    for token, _ in made:
+        assert await store.sessions.validate(token) is None
+    assert await store.sessions.validate(bobs) is not None
+    assert await store.sessions.revoke_all(ada.id) == []
+    again, _ = await store.sessions.create(ada.id, ada.name)  # signing in afterwards works
+    assert await store.sessions.validate(again) is not None
+
+
+async def test_a_secret_is_made_once_and_kept(store, storage_url, clock):
+    first = await store.persistence.secret("k", b"\x01" * 32)
+    assert first == b"\x01" * 32
+    assert await store.persistence.secret("k", b"\x02" * 32) == first
+    assert await store.persistence.secret("other", b"\x03" * 32) == b"\x03" * 32
+    reopened = opened(storage_url, clock)  # another replica, or after a restart
+    assert await reopened.persistence.secret("k", b"\x04" * 32) == first
+    await reopened.close()
+
+
 # ------------------------------------------------------------------------------ throttling
 
 
@@ -126,6 +151,34 @@ async def test_addresses_are_limited_whatever_the_account(store):
     wait = await store.throttle.check("someone", "9.9.9.9")
     assert wait is not None and wait <= 5 * 60
     assert await store.throttle.check("someone", "9.9.9.8") is None
+
+
+async def test_a_known_device_counts_its_failures_apart_from_the_accounts(store):
+    for _ in range(3):
+        await store.throttle.record("ada", "1.2.3.4", success=False)
+    assert await store.throttle.check("ada", "5.6.7.8") is not None
+    assert await store.throttle.check("ada", "5.6.7.8", device="d1") is None
+    for _ in range(3):
+        await store.throttle.record("ada", "5.6.7.8", success=False, device="d1")
+    assert await store.throttle.check("ada", "5.6.7.8", device="d1") is not None
+    assert await store.throttle.check("ada", "5.6.7.8", device="d2") is None
+    await store.throttle.record("ada", "5.6.7.8", success=True, device="d2")
+    assert await store.throttle.check("ada", "9.9.9.9") is not None  # still slowed down
+
+
+async def test_device_cookies_are_bound_to_their_account_signed_and_expire(store, clock):
+    cookie = await store.devices.issue("ada")
+    device = await store.devices.recognise(cookie, "ada")
+    assert device is not None and device in cookie
+    assert await store.devices.recognise(cookie, "bob") is None
+    _, issued, device_id, signature = cookie.split(":")
+    assert await store.devices.recognise(f"bob:{issued}:{device_id}:{signature}", "bob") is None
+    assert await store.devices.recognise(f"ada:{issued}:{device_id}:x{signature}", "ada") is None
+    for junk in (None, "", "ada", "ada:x:y:z", "a" * 1000):
+        assert await store.devices.recognise(junk, "ada") is None
+    assert await store.devices.issue("ada") != cookie  # a device id per browser
+    clock.advance(store.devices.lifetime)
+    assert await store.devices.recognise(cookie, "ada") is None
 
 
 # ------------------------------------------------------------------------------ history
@@ -216,6 +269,8 @@ async def test_an_unreachable_redis_is_refused_quickly_not_waited_for(clock):
     for call in (
         storage.users.by_name("ada"),
         storage.sessions.validate("token"),
+        storage.sessions.revoke_all(1),
+        storage.devices.issue("ada"),
         storage.throttle.check("ada", "1.2.3.4"),
         storage.history.recent(1),
         storage.signals.publish(SessionClosed(b"\x06" * 32, 4401, "x")),

@@ -9,8 +9,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from backend.keys import HUB
+from app.chat.protocol import message_frame
+from app.wire.limits import MAX_TEXT
+from backend.keys import HUB, STORAGE
+from backend.websocket import KEY_BURST
 from tests.backend.wsclient import close_code, frames_until, open_socket, token_for
+from tests.support import PASSWORD
 
 
 @pytest.mark.parametrize(
@@ -327,3 +331,102 @@ async def test_each_message_gets_its_own_answer_even_when_sent_back_to_back(serv
     replies = "".join(f["delta"] for f in frames if f["type"] == "TEXT_MESSAGE_CONTENT")
     assert "> first" in replies and "> second" in replies
     assert not [f for f in frames if f["type"] == "RUN_ERROR"]
+
+
+# ------------------------------------------------------------------ handshake admission
+
+# A rate this low refills nothing while a test runs: the burst is the whole allowance.
+FROZEN_ADMISSION = {"ws_handshakes_per_second": 0.0001}
+BEHIND_PROXY = {**FROZEN_ADMISSION, "trusted_proxies": frozenset({"127.0.0.1"})}
+
+
+async def _handshake(server, token: str | None, address: str | None = None) -> int:
+    """101 for a socket that was welcomed, else the HTTP status of the refused handshake."""
+    headers = {"X-Forwarded-For": address} if address else {}
+    try:
+        async with open_socket(server, token, tab=None, headers=headers) as ws:
+            await frames_until(ws, "welcome")
+    except InvalidStatus as refused:
+        return refused.response.status_code
+    return 101
+
+
+@pytest.mark.parametrize("settings_overrides", [FROZEN_ADMISSION], indirect=True)
+async def test_refused_handshakes_do_not_spend_the_admission_allowance(server):
+    """The probe: foreign-origin, session-less and non-upgrade requests must not use up the
+    handshakes a signed-in user needs."""
+    token = await token_for(server)
+    ws_url = server.url + "/api/ws"
+    for _ in range(20):
+        foreign = await server.http.get(ws_url, headers={"Origin": "http://evil.example"})
+        assert foreign.status == 403
+        plain = await server.http.get(ws_url, headers={"Origin": server.origin})
+        assert plain.status == 400
+        for stranger in (None, "not-a-session"):
+            async with open_socket(server, stranger) as ws:
+                assert await close_code(ws) == 4401
+    assert await _handshake(server, token) == 101
+
+
+@pytest.mark.parametrize("settings_overrides", [BEHIND_PROXY], indirect=True)
+async def test_one_client_cannot_spend_everyone_elses_handshakes(server):
+    await server.server.app[STORAGE].users.add("bob", PASSWORD)
+    hog = await token_for(server, "ada")
+    codes = [await _handshake(server, hog, "203.0.113.7") for _ in range(12)]
+    assert codes == [101] * KEY_BURST + [503] * (12 - KEY_BURST)
+    # Neither another session from that address nor that session from elsewhere gets more.
+    second = await token_for(server, "ada")
+    assert await _handshake(server, second, "203.0.113.7") == 503
+    assert await _handshake(server, hog, "198.51.100.99") == 503
+    # Everybody else still gets in.
+    bob = await token_for(server, "bob")
+    assert await _handshake(server, bob, "198.51.100.2") == 101
+    assert await _handshake(server, second, "192.0.2.1") == 101
+
+
+# ------------------------------------------------------------------ revocation
+
+
+async def test_signing_in_again_closes_the_sockets_of_the_session_it_presented(server):
+    token = await token_for(server)
+    async with open_socket(server, token) as ws:
+        await frames_until(ws, "history")
+        assert (await server.login()).status == 200  # the jar presents the old session
+        assert await close_code(ws, 2.0) == 4401
+
+
+async def test_sign_out_everywhere_closes_every_socket_of_every_session_of_the_user(server):
+    await server.server.app[STORAGE].users.add("bob", PASSWORD)
+    bob = await token_for(server, "bob")
+    first, second = await token_for(server), await token_for(server)
+    async with (
+        open_socket(server, first, tab="t1") as one,
+        open_socket(server, second, tab="t2") as two,
+        open_socket(server, bob) as bobs,
+    ):
+        for ws in (one, two, bobs):
+            await frames_until(ws, "history")
+        response = await server.http.post(
+            server.url + "/api/auth/logout-all", headers={"Origin": server.origin}
+        )
+        assert response.status == 204
+        assert await asyncio.gather(close_code(one, 2.0), close_code(two, 2.0)) == [4401, 4401]
+        await bobs.send(json.dumps({"type": "ping", "id": "bob"}))
+        assert (await frames_until(bobs, "pong"))[-1]["id"] == "bob"
+
+
+# ------------------------------------------------------------------ the message limit
+
+
+@pytest.mark.parametrize("char", ["😀", "\x01"], ids=["emoji", "control"])
+async def test_a_message_at_the_limit_as_the_page_sends_it_is_accepted_never_1009(server, char):
+    token = await token_for(server)
+    async with open_socket(server, token) as ws:
+        await frames_until(ws, "history")
+        await ws.send(message_frame("at-limit", char * MAX_TEXT))
+        assert (await frames_until(ws, "ack"))[-1]["id"] == "at-limit"
+        await ws.send(message_frame("over", char * (MAX_TEXT + 1)))
+        error = (await frames_until(ws, "error"))[-1]
+        assert (error["code"], error["id"]) == ("message_too_long", "over")
+        await ws.send(json.dumps({"type": "ping", "id": "open"}))
+        assert (await frames_until(ws, "pong"))[-1]["id"] == "open"

@@ -64,6 +64,9 @@ async def close_code(ws: ClientConnection, timeout: float = 5.0) -> int | None:
 
 
 async def token_for(server, name: str = "ada") -> str:
+    """A new session, as a browser of its own signs in: the jar's earlier session is not
+    presented (a sign-in revokes the session it presents)."""
+    server.http.cookie_jar.clear(lambda cookie: cookie.key == COOKIE_NAME)
     response = await server.login(name)
     assert response.status == 200
     return response.cookies[COOKIE_NAME].value

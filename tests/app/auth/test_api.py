@@ -2,9 +2,16 @@ from __future__ import annotations
 
 import pytest
 
-from app.auth.api import login_event, parse_retry_after, session_user, validation_event
+from app.auth.api import (
+    login_event,
+    logout_all_event,
+    parse_retry_after,
+    session_user,
+    validation_event,
+)
 from app.auth.model import (
     Reason,
+    SignedOutEverywhere,
     SignInFailed,
     SignInSucceeded,
     User,
@@ -80,3 +87,10 @@ def test_retry_after(raw, value):
 
 def test_a_200_without_a_session_body_is_a_server_error_not_a_sign_in():
     assert login_event(200, {"user": {}}, 2) == SignInFailed(2, Reason.SERVER_ERROR)
+
+
+@pytest.mark.parametrize(
+    ("status", "ok"), [(204, True), (None, False), (401, False), (503, False), (200, False)]
+)
+def test_only_a_204_means_signed_out_everywhere(status, ok):
+    assert logout_all_event(status, 7) == SignedOutEverywhere(7, ok=ok)

@@ -13,13 +13,16 @@ from app.auth.model import (
     Hint,
     HintChanged,
     PostLogin,
+    PostLogoutAll,
     Reason,
     Restore,
     RetryNow,
     SessionEnded,
+    SignedOutEverywhere,
     SignInFailed,
     SignInRequested,
     SignInSucceeded,
+    SignOutEverywhereRequested,
     SignOutRequested,
     Status,
     User,
@@ -37,7 +40,9 @@ hints = st.one_of(st.none(), st.just(Hint("ada", 2e9)), st.just(Hint("bob", 3e9)
 actions = st.one_of(
     st.tuples(st.just("answer"), st.integers(0, 3), st.integers(0, 2)),
     st.tuples(
-        st.just("event"), st.sampled_from(["retry", "signin", "signout", "ended"]), st.just(0)
+        st.just("event"),
+        st.sampled_from(["retry", "signin", "signout", "signout-everywhere", "ended"]),
+        st.just(0),
     ),
     st.tuples(st.just("hint"), hints, st.just(0)),
 )
@@ -55,7 +60,7 @@ class Harness:
         if isinstance(effect, ValidateSession):
             self.validations_sent += 1
             self.pending.append(effect)
-        elif isinstance(effect, PostLogin):
+        elif isinstance(effect, PostLogin | PostLogoutAll):
             self.pending.append(effect)
 
     def check(self, snap) -> None:
@@ -79,6 +84,8 @@ class Harness:
             event = [ValidationSucceeded(ADA, g), ValidationRejected(g), ValidationFailed(g)][
                 outcome
             ]
+        elif isinstance(request, PostLogoutAll):
+            event = SignedOutEverywhere(request.generation, ok=outcome == 0)
         else:
             g = request.generation
             event = [
@@ -100,6 +107,7 @@ class Harness:
                     "retry": RetryNow(),
                     "signin": SignInRequested("ada", "password1"),
                     "signout": SignOutRequested(),
+                    "signout-everywhere": SignOutEverywhereRequested(),
                     "ended": SessionEnded(),
                 }[a]
             )

@@ -13,14 +13,17 @@ from app.auth.model import (
     HintChanged,
     PostLogin,
     PostLogout,
+    PostLogoutAll,
     Reason,
     Restore,
     RetryNow,
     ScheduleRetry,
     SessionEnded,
+    SignedOutEverywhere,
     SignInFailed,
     SignInRequested,
     SignInSucceeded,
+    SignOutEverywhereRequested,
     SignOutRequested,
     Snapshot,
     Status,
@@ -172,6 +175,32 @@ def test_sign_out_is_local_first():
     assert effects == [TearDown(), ClearHint(), PostLogout()]
 
 
+def test_sign_out_everywhere_is_local_first_too():
+    state, effects = transition(SIGNED_IN, SignOutEverywhereRequested())
+    assert state.status is Status.ANONYMOUS and state.user is None
+    assert state.reason is Reason.SIGNED_OUT and state.generation == 4
+    assert effects == [TearDown(), ClearHint(), PostLogoutAll(4)]
+
+
+@pytest.mark.parametrize(
+    ("ok", "reason"),
+    [(True, Reason.SIGNED_OUT_EVERYWHERE), (False, Reason.SIGN_OUT_EVERYWHERE_FAILED)],
+)
+def test_the_answer_to_sign_out_everywhere_says_whether_it_worked(ok, reason):
+    signed_out, _ = transition(SIGNED_IN, SignOutEverywhereRequested())
+    state, effects = transition(signed_out, SignedOutEverywhere(4, ok=ok))
+    assert state == replace(signed_out, reason=reason) and effects == []
+
+
+def test_a_late_answer_to_sign_out_everywhere_changes_nothing():
+    signed_out, _ = transition(SIGNED_IN, SignOutEverywhereRequested())
+    assert transition(signed_out, SignedOutEverywhere(3, ok=False)) == (signed_out, [])
+    # the user already tried to sign in again: their error stays
+    late = SignedOutEverywhere(4, ok=True)
+    retried = replace(signed_out, reason=Reason.INVALID_CREDENTIALS)
+    assert transition(retried, late) == (retried, [])
+
+
 def test_sign_out_while_unreachable():
     state, effects = transition(UNREACHABLE, SignOutRequested())
     assert state.status is Status.ANONYMOUS
@@ -220,6 +249,9 @@ def test_same_user_hint_refresh_only_updates_expiry():
     ("start", "event"),
     [
         (ANON, SignOutRequested()),
+        (ANON, SignOutEverywhereRequested()),
+        (UNREACHABLE, SignOutEverywhereRequested()),
+        (SIGNED_IN, SignedOutEverywhere(3, ok=True)),
         (ANON, SessionEnded()),
         (ANON, RetryNow()),
         (SIGNED_IN, SignInRequested("x", "y")),

@@ -167,6 +167,14 @@ class Element(Target):
         self.children.insert(self.children.index(before), child)
         return child
 
+    def after(self, *nodes: Any) -> None:
+        parent = self.parent
+        for offset, node in enumerate(nodes, start=1):
+            if node.parent is not None:
+                node.parent.children.remove(node)
+            node.parent = parent
+            parent.children.insert(parent.children.index(self) + offset, node)
+
     def replaceChildren(self, *children: Any) -> None:
         for child in self.children:
             child.parent = None

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from app.auth import hint
 from app.auth.model import Hint
-from app.wire.urls import LOGIN_URL, LOGOUT_URL, SESSION_URL
+from app.wire.urls import LOGIN_URL, LOGOUT_ALL_URL, LOGOUT_URL, SESSION_URL
 
 SESSION = {"user": {"name": "ada"}, "expires_at": "2030-01-01T00:00:00Z"}
 
@@ -158,6 +160,49 @@ async def test_sign_out_is_local_first_then_tells_the_server(page):
     await settle()
     assert server.calls[-1] == ("POST", LOGOUT_URL, None)
     assert "signed out" in page.document.getElementById("login-notice").textContent
+
+
+async def test_sign_out_everywhere_is_a_button_beside_sign_out(page):
+    shell_with(Server({})).start()
+    logout = page.document.getElementById("logout")
+    button = page.document.getElementById("logout-all")
+    siblings = logout.parent.children
+    assert siblings.index(button) == siblings.index(logout) + 1
+    assert button.tagName == "button" and button.getAttribute("type") == "button"
+    assert button.textContent == "Sign out everywhere"
+    assert "tabindex" not in button.attrs and not button.disabled  # in the tab order
+
+
+async def test_sign_out_everywhere_a_second_start_makes_no_second_button(page):
+    shell_with(Server({})).start()
+    shell_with(Server({})).start()
+    assert len(page.document.querySelectorAll("#logout-all")) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "where", "words"),
+    [
+        (204, "login-notice", "You have signed out on every device."),
+        (503, "login-error", "could not sign out your other devices"),
+        (None, "login-error", "could not sign out your other devices"),
+    ],
+)
+async def test_sign_out_everywhere_is_local_first_then_says_what_the_server_did(
+    page, status, where, words
+):
+    page.localStorage.setItem(hint.STORAGE_KEY, hint.encode(Hint("ada", 4e9)))
+    server = Server(
+        {("GET", SESSION_URL): (200, SESSION, {}), ("POST", LOGOUT_ALL_URL): (status, None, {})}
+    )
+    chat = FakeChat()
+    shell_with(server, chat).start()
+    await settle()
+    page.document.getElementById("logout-all").fire("click")
+    assert auth(page) == "anonymous" and chat.closed == 1
+    assert page.localStorage.getItem(hint.STORAGE_KEY) is None
+    await settle()
+    assert server.calls[-1] == ("POST", LOGOUT_ALL_URL, None)
+    assert words in page.document.getElementById(where).textContent
 
 
 async def test_another_tab_signing_in_is_followed_through_the_storage_event(page):

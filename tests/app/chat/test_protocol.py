@@ -33,6 +33,7 @@ from app.chat.protocol import (
     stop_frame,
 )
 from app.wire import frames
+from app.wire.limits import MAX_FRAME, MAX_TEXT
 
 
 @pytest.mark.parametrize(
@@ -124,6 +125,12 @@ def test_frames(frame, parsed):
 @pytest.mark.parametrize("raw", ["", "nope", "[]", "5", '"x"'])
 def test_garbage_never_raises(raw):
     assert isinstance(parse(raw), Unknown)
+
+
+def test_the_page_sends_non_ascii_unescaped_so_a_message_at_the_limit_fits_a_frame():
+    frame = message_frame("m1", "😀" * MAX_TEXT)
+    assert "\\u" not in frame and len(frame.encode("utf-8")) <= MAX_FRAME
+    assert json.loads(frame)["text"] == "😀" * MAX_TEXT
 
 
 def test_client_frames():

@@ -67,6 +67,14 @@ async def test_any_non_empty_name_signs_in_and_the_session_validates(server):
     assert isinstance(event, ValidationSucceeded) and event.user.name == "Designer"
 
 
+@pytest.mark.parametrize("url", ["api/auth/logout", "api/auth/logout-all"])
+async def test_signing_out_here_or_everywhere_ends_the_simulated_session(server, url):
+    await sign_in(server)
+    status, _data, _headers = await server.request("POST", url)
+    assert status == 204 and api.logout_all_event(status, 1).ok
+    assert (await server.request("GET", "api/auth/session"))[0] == 401
+
+
 async def test_an_empty_name_is_bad_input_and_nobody_is_signed_in(server):
     status, data, _ = await server.request("POST", "api/auth/login", {"username": " "})
     assert api.login_event(status, data, 1) == SignInFailed(1, Reason.BAD_INPUT)

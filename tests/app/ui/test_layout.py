@@ -54,10 +54,18 @@ def test_an_unavailable_service_says_it_is_brief():
 
 
 def test_every_sign_in_failure_has_words():
-    failures = set(Reason) - {Reason.NONE, Reason.SIGNED_OUT, Reason.SESSION_EXPIRED}
+    settled = {Reason.SIGNED_OUT, Reason.SIGNED_OUT_EVERYWHERE, Reason.SESSION_EXPIRED}
+    failures = set(Reason) - {Reason.NONE, *settled}
     for reason in failures:
         view = view_for(Snapshot(status=Status.ANONYMOUS, reason=reason, retry_after=5))
         assert view.error, reason
+
+
+def test_signing_out_everywhere_says_whether_the_other_devices_are_signed_out_too():
+    done = view_for(Snapshot(status=Status.ANONYMOUS, reason=Reason.SIGNED_OUT_EVERYWHERE))
+    assert done.error is None and done.notice == "You have signed out on every device."
+    failed = view_for(Snapshot(status=Status.ANONYMOUS, reason=Reason.SIGN_OUT_EVERYWHERE_FAILED))
+    assert failed.error is not None and "other devices" in failed.error
 
 
 def test_expired_session_notice():

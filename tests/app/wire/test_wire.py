@@ -6,7 +6,7 @@ import pytest
 
 from app.wire import frames, guide
 from app.wire.client_frames import ChatText, Ping, ProtocolError, dumps, parse_client_frame
-from app.wire.limits import MAX_TEXT
+from app.wire.limits import MAX_FRAME, MAX_TEXT
 
 
 def test_every_server_frame_has_its_type_and_an_error_names_its_message_only_when_known():
@@ -79,3 +79,19 @@ def test_help_empty_text_and_chunks():
     assert guide.reply("/help", guide.Facts("a", 0, 0, 0, 1)) == guide.HELP
     assert guide.reply("", guide.Facts("a", 0, 0, 0, 1)).startswith("You said:")
     assert guide.chunks("", 3) == [""]
+
+
+@pytest.mark.parametrize(
+    "char",
+    ["x", "é", "€", "😀", "\x01", '"'],
+    ids=["ascii", "2-byte", "3-byte", "4-byte", "control", "quote"],
+)
+def test_a_message_at_the_limit_fits_in_a_frame_whatever_it_is_made_of(char):
+    frame = dumps(frames.message("m" * 64, char * MAX_TEXT))
+    assert len(frame.encode("utf-8")) <= MAX_FRAME
+    parsed = parse_client_frame(frame)
+    assert isinstance(parsed, ChatText) and len(parsed.text) == MAX_TEXT
+
+
+def test_non_ascii_travels_as_itself():
+    assert dumps({"text": "😀é"}) == '{"text":"😀é"}'
