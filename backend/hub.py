@@ -97,6 +97,9 @@ class Hub:
         # Told of every session whose sockets close here (sign-out, revocation, expiry), even
         # one with no socket here: what else the session owns ends with it (agent runs).
         self.session_listeners: list[Callable[[bytes], object]] = []
+        # Awaited for every socket this replica registers, before it is greeted: what the
+        # socket must hear first (the turns its user's runs are answering).
+        self.join_listeners: list[Callable[[Connection], Awaitable[None]]] = []
         self._sweeper: asyncio.Task | None = None
         signals.subscribe(self._on_signal)
 
@@ -108,7 +111,7 @@ class Hub:
     async def register(self, conn: Connection) -> Claim:
         """Add ``conn``; :attr:`Claim.FULL` (and nothing added) when its session already has
         its maximum of sockets.  A socket it replaces (:attr:`Claim.REPLACED`), here or on
-        another replica, is closed with 4409."""
+        another replica, is closed with 4409.  Then :attr:`join_listeners` are awaited."""
         claim = await self._presence.claim(conn.session_hash, conn.tab, conn.owner, MAX_PER_SESSION)
         if claim is Claim.FULL:
             return claim
@@ -119,6 +122,8 @@ class Hub:
             await replaced.close(REPLACED, "replaced by a newer connection")
         if claim is Claim.REPLACED:
             await self._signals.publish(TabClaimed(conn.session_hash, conn.tab, conn.owner))
+        for listener in self.join_listeners:
+            await listener(conn)
         return claim
 
     async def unregister(self, conn: Connection) -> None:

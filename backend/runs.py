@@ -24,6 +24,26 @@ stores each finished assistant message in history.  The rules:
 
 Every ``RUN_STARTED``, ``RUN_FINISHED`` and ``RUN_ERROR`` carries ``metadata.replyTo``: the
 client id of the message it answers.
+
+**A socket that joins while its user has runs open here is told of each first** (its
+``RUN_STARTED`` again, a waiting run's too, before ``welcome``: :meth:`RunManager.joined`), and
+a socket of another tab or device gets the rest of those runs as well.  So the page can tell a
+reply still coming from one nobody will finish: a server that dies forgets its runs and never
+sends their end, and the page then finds the question unanswered and unnamed in history
+(:mod:`app.chat.cut`) and offers to regenerate it.
+
+A run the server lost is the page's to offer again, not the server's to restart, because:
+
+* an agent behind ``--agent-url`` may have acted (called tools) before the crash: only the user
+  can say whether asking again is safe;
+* with replicas behind a proxy, a restarting replica cannot tell a run that died from one
+  another replica is still streaming without a lease per run in the shared storage; two
+  replicas restarting one turn would store two answers;
+* the page decides from history and the runs it is told of, not from what it remembers, so a
+  user who closed the tab sees the cut turn whenever they come back, on any device, and
+  nothing is spent on a reply nobody asked for again;
+* Regenerate is a new message through the outbox (acknowledged, de-duplicated by id), so it
+  is carried out exactly once like anything typed.
 """
 
 from __future__ import annotations
@@ -66,6 +86,14 @@ class Run:
     began: bool = False  # its task has started running
     waiting: bool = True
     cut: str | None = None  # set when cancelled on purpose: how history marks the reply
+    started: dict | None = None  # its RUN_STARTED as sent, told again to a socket that joins
+    ended: bool = False  # its RUN_FINISHED or RUN_ERROR is on its way: nothing more to tell
+    # Sockets of other tabs or devices that joined while it ran: they get the rest of it.
+    watchers: list[Connection] = field(default_factory=list)
+
+    @property
+    def thread_id(self) -> str:
+        return f"user-{self.user_id}"
 
 
 class RunManager:
@@ -92,6 +120,7 @@ class RunManager:
         self._runs: dict[int, dict[str, Run]] = {}  # user → reply_to → run
         self._slots: dict[int, asyncio.Semaphore] = {}
         self._streaming = 0
+        hub.join_listeners.append(self.joined)
 
     # ------------------------------------------------------------------ the socket's hooks
 
@@ -109,11 +138,22 @@ class RunManager:
         )
         waiting = sum(r.waiting for r in self._runs.get(run.user_id, {}).values())
         if waiting >= WAITING_PER_USER:
-            await self._send(run, self._error_frame(run, failure("queue_full")))
+            await self._end(run, self._error_frame(run, failure("queue_full")))
             return
         self._runs.setdefault(run.user_id, {})[message_id] = run
         run.task = asyncio.create_task(self._run(run))
         run.task.add_done_callback(lambda _task: self._forget(run))
+
+    async def joined(self, conn: Connection) -> None:
+        """``conn`` joined (before its greeting): tell it every turn of its user that is open
+        here, in the order they were asked, so its page does not take them for lost."""
+        for run in list(self._runs.get(conn.user_id, {}).values()):
+            if run.ended:
+                continue
+            if (run.session_hash, run.tab) != (conn.session_hash, conn.tab):
+                run.watchers.append(conn)
+            started = run.started or frames.run_started(run.thread_id, run.run_id, run.reply_to)
+            await conn.send(dumps(started))
 
     def stop(self, user_id: int, message_id: str) -> bool:
         """Stop the run answering ``message_id``; ``False`` if none is waiting or streaming."""
@@ -163,14 +203,14 @@ class RunManager:
     async def _run(self, run: Run) -> None:
         run.began = True
         if run.cut is not None:
-            await self._send(run, self._error_frame(run, failure("stopped")))
+            await self._end(run, self._error_frame(run, failure("stopped")))
             return
         slot = self._slots.setdefault(run.user_id, asyncio.Semaphore(self.runs_per_user))
         try:
             async with slot:  # in order: a further message waits for the current run
                 run.waiting = False
                 if self._streaming >= self.runs_per_server:
-                    await self._send(run, self._error_frame(run, failure("server_busy")))
+                    await self._end(run, self._error_frame(run, failure("server_busy")))
                     return
                 self._streaming += 1
                 try:
@@ -183,13 +223,13 @@ class RunManager:
             # Stopped on purpose: answered below, and the task ends normally.
             asyncio.current_task().uncancel()
             if run.waiting:
-                await self._send(run, self._error_frame(run, failure("stopped")))
+                await self._end(run, self._error_frame(run, failure("stopped")))
 
     async def _stream(self, run: Run) -> None:
         shown: dict[str, list[str]] = {}  # assistant messages open on the page: their text
         context = AgentContext(
             user=run.user_name,
-            thread_id=f"user-{run.user_id}",
+            thread_id=run.thread_id,
             run_id=run.run_id,
             session_expires_at=run.session_expires_at,
             idle_timeout=self.idle_timeout,
@@ -214,6 +254,10 @@ class RunManager:
                         return
                     if kind in RUN_SCOPED:
                         frame["metadata"] = {REPLY_TO: run.reply_to}
+                        if kind == "RUN_STARTED":
+                            run.started = frame
+                        else:
+                            run.ended = True
                     elif kind == "TEXT_MESSAGE_START":
                         shown[frame["messageId"]] = []
                     elif kind == "TEXT_MESSAGE_CONTENT":
@@ -227,7 +271,7 @@ class RunManager:
         except asyncio.CancelledError:
             await self._keep_shown(run, shown, CUT_STOPPED)
             if run.cut is not None:
-                await self._send(run, self._error_frame(run, failure("stopped")))
+                await self._end(run, self._error_frame(run, failure("stopped")))
             raise
         except TimeoutError:
             if not deadline.expired():  # not our deadline: the agent's own failure
@@ -245,7 +289,7 @@ class RunManager:
 
     async def _fail(self, run: Run, shown: dict[str, list[str]], reason: RunFailure) -> None:
         await self._keep_shown(run, shown, CUT_FAILED)
-        await self._send(run, self._error_frame(run, reason))
+        await self._end(run, self._error_frame(run, reason))
 
     async def _keep_shown(self, run: Run, shown: dict[str, list[str]], cut: str) -> None:
         """Store the part of each reply that reached the page, marked as cut."""
@@ -261,10 +305,22 @@ class RunManager:
     def _error_frame(self, run: Run, reason: RunFailure) -> str:
         return dumps(frames.run_error(reason.message, reason.code, run.reply_to))
 
+    async def _end(self, run: Run, frame: str) -> None:
+        """Send the frame that ends ``run``; from here on, a socket that joins is not told
+        of it."""
+        run.ended = True
+        await self._send(run, frame)
+
     async def _send(self, run: Run, frame: str) -> None:
+        """To the tab's current socket, and to the sockets that joined while it ran."""
         target = self.hub.current(run.session_hash, run.tab)
         if target is not None:
             await target.send(frame)
+        if run.watchers:
+            run.watchers = [w for w in run.watchers if not (w.closing or w.ws.closed)]
+            for watcher in run.watchers:
+                if watcher is not target:
+                    await watcher.send(frame)
 
 
 RUNS = web.AppKey("runs", RunManager)

@@ -25,6 +25,7 @@ from app.browser.dom import present
 from app.browser.proxies import Listeners
 from app.browser.timers import Timers
 from app.chat.conversation import Accepted, Message
+from app.chat.cut import TurnButton
 from app.chat.markdown import ALLOWED, Element, Node, render
 from app.chat.session import Changed
 from app.chat.status import describe
@@ -374,28 +375,30 @@ class ChatPanel:
                 )
         elif present(retry):
             retry.remove()
-        self._render_turn_retry(node, view.retry_turn)
+        self._render_turn_retry(node, view.retry_turn, view.turn_button)
 
     @staticmethod
-    def _render_turn_retry(node: Any, reply_to: str | None) -> None:
-        """A failed answer's Retry: it sends the question again (as a new message)."""
+    def _render_turn_retry(node: Any, reply_to: str | None, button: TurnButton | None) -> None:
+        """A failed answer's Retry, or a lost one's Regenerate: it sends the question again
+        (as a new message).  One click is one message: the press marks the turn retried, and
+        the re-render that follows removes the button."""
         retry = node.querySelector(".chat-turn-retry")
-        if reply_to is None:
+        if reply_to is None or button is None:
             if present(retry):
                 retry.remove()
-        elif not present(retry):
-            node.appendChild(
-                el(
-                    "button",
-                    {
-                        "type": "button",
-                        "class": "chat-turn-retry button small secondary",
-                        "data-reply-to": reply_to,
-                        "aria-label": "Retry: ask the question again",
-                    },
-                    "Retry",
-                )
+            return
+        if not present(retry):
+            retry = el(
+                "button",
+                {
+                    "type": "button",
+                    "class": "chat-turn-retry button small secondary",
+                    "data-reply-to": reply_to,
+                },
             )
+            node.appendChild(retry)
+        retry.setAttribute("aria-label", button.name)
+        retry.textContent = button.label
 
     def _render_activity(self, message: Message) -> None:
         """A tool call, a step or reasoning: one line, its details collapsed until opened."""

@@ -26,6 +26,11 @@ failed turn can be sent again::
     ([('user', 'sent'), ('tool', 'failed'), ('assistant', 'failed')], [])
     >>> c.retry_turn("m1", "m2"), c.messages[-1].text
     (<Accepted.OK: 'ok'>, 'hello')
+
+A turn whose server went away is found when the next socket's history arrives
+(:mod:`app.chat.cut`): what it had shown ends ``failed`` and ``lost``, and it can be
+regenerated the same way.  Anything more of that turn (a server that answers on without having
+said so) takes the mark back.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import itertools
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from app.chat.cut import LOST, unanswered
 from app.chat.protocol import (
     MAX_TEXT,
     Ack,
@@ -94,6 +100,7 @@ class Message:
     name: str = ""  # the tool a tool call calls
     result: str | None = None  # what the tool returned
     retried: bool = False  # its failed turn has been sent again
+    lost: bool = False  # ended by the page: the server that streamed it went away
 
 
 @dataclass
@@ -166,6 +173,12 @@ class Conversation:
         self.messages.clear()
         self.runs.clear()
 
+    def new_socket(self) -> None:
+        """A socket opened: no turn is open on it until the server says so.  A server names
+        the turns it is answering as the socket joins (before its ``history``), so what history
+        leaves unanswered and unnamed is lost."""
+        self.runs.clear()
+
     def apply(self, frame: ServerFrame) -> str | None:
         """Fold one server frame in.  Returns the id of the message that changed, :data:`ALL`
         when the whole list may have, or ``None`` when nothing visible changed."""
@@ -184,8 +197,9 @@ class Conversation:
                     message.status, message.error = "failed", text or "Not sent."
                     return mid
             case RunStarted(reply_to=str() as turn):
+                revived = self._revive(turn)
                 self.runs.setdefault(turn, RUNNING)
-                return turn
+                return ALL if revived else turn
             case RunFinished(reply_to=turn):
                 self._end_turn(turn, "done")
                 return ALL
@@ -205,10 +219,11 @@ class Conversation:
                     role = "assistant" if isinstance(frame, TextContent) else "reasoning"
                     message = Message(mid, role, "", "streaming")
                     self._add(message)
+                revived = message.lost and self._revive(message.reply_to)
                 if message.status == "streaming":
                     message.text += delta
                     self._still_open(message)
-                    return mid
+                    return ALL if revived else mid
             case TextEnd(message_id=mid):
                 return self._close(self.find(mid))
             case ReasoningEnd(message_id=mid):
@@ -318,7 +333,41 @@ class Conversation:
         # Lines before every message the server still sends belong to turns it no longer
         # does (older than its window): they go with them.
         self.messages += outbox
-        self.runs.clear()
+        for turn in unanswered(items, self.runs):
+            self._lose(turn)
+
+    # ------------------------------------------------------------------ lost turns
+
+    def _lose(self, turn: str) -> None:
+        """Nobody answers ``turn`` any more: close what it shows as failed, and say so on its
+        last text (or on a line of its own after it).  A turn this page saw end keeps its own
+        words."""
+        lines = [m for m in self.messages if m.reply_to == turn and m.role in AGENT_ROLES]
+        open_items = [m for m in lines if m.status in OPEN]
+        if lines and not open_items:
+            return
+        for message in open_items:
+            message.status, message.lost = "failed", True
+        texts = [m for m in open_items if m.role == "assistant"]
+        if texts:
+            texts[-1].error = LOST
+            return
+        ids = {turn, *(m.id for m in lines)}
+        last = max(i for i, m in enumerate(self.messages) if m.id in ids)
+        line = Message(f"lost-{turn}", "assistant", "", "failed", LOST, turn, lost=True)
+        self.messages.insert(last + 1, line)
+
+    def _revive(self, turn: str | None) -> bool:
+        """More of a turn marked lost arrived, so it was not: what it shows opens again, and
+        its line of its own goes."""
+        lost = [m for m in self.messages if m.lost and m.reply_to == turn]
+        self.messages = [m for m in self.messages if m.id != f"lost-{turn}"]
+        for message in lost:
+            message.lost, message.error = False, None
+            message.status = (
+                "streaming" if message.role in ("assistant", "reasoning") else "running"
+            )
+        return bool(lost)
 
 
 def _from_history(item: HistoryItem) -> Message:

@@ -16,8 +16,8 @@ already shows, and :class:`HandOver` closes its socket without forgetting the co
 
 What it decides: when a message goes out at once and when it waits in the outbox, which
 frames belong to the current socket, what each frame changes in the conversation, when Stop
-and a failed turn's Retry send anything, and that sign-out drops the outbox (it must never go
-out under another user).
+and a failed turn's Retry (or a lost turn's Regenerate) send anything, and that sign-out drops
+the outbox (it must never go out under another user).
 """
 
 from __future__ import annotations
@@ -240,6 +240,10 @@ class ChatSession:
                     else e
                     for e in self._connection(Stop())
                 ]
+            case Opened(generation=g) if g == self.conn.generation:
+                # Turns are told per socket: what the last one had running may have died
+                # with its server (app.chat.cut decides once this socket's history is in).
+                self.conversation.new_socket()
         effects = self._connection(event)
         if isinstance(event, Stop):
             self.conversation.clear()

@@ -189,7 +189,13 @@ OPTIONAL_TEXT = (str, type(None))
 MESSAGE_FIELDS = {"id": str, "role": str, "text": str, "status": str, "error": OPTIONAL_TEXT}
 # What an agent's line carries besides: absent in a message from a tab of an older page (the
 # same browser, across a deploy), which then shows it as that page did.
-TURN_FIELDS = {"reply_to": OPTIONAL_TEXT, "name": str, "result": OPTIONAL_TEXT, "retried": bool}
+TURN_FIELDS = {
+    "reply_to": OPTIONAL_TEXT,
+    "name": str,
+    "result": OPTIONAL_TEXT,
+    "retried": bool,
+    "lost": bool,
+}
 RUN_STATES = ("running", "stopping")
 
 

@@ -3,7 +3,7 @@ is, decided without the DOM.
 
 >>> from app.chat.conversation import Message
 >>> message_view(Message("m1", "user", "hi", "failed", None))
-MessageView(who='You', state='Not sent', retry=True, retry_turn=None)
+MessageView(who='You', state='Not sent', retry=True, retry_turn=None, turn_button=None)
 >>> activity_view(Message("c1", "tool", '{"city": "Paris"}', "done", name="get_weather")).summary
 'Looked up the weather ✓'
 >>> send_button(answering=True, stopping=False, connected=True).label
@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from app.chat.conversation import Accepted, Message
+from app.chat.cut import TurnButton, turn_button
 from app.wire.limits import MAX_TEXT
 
 WHO = {"user": "You", "assistant": "Assistant"}
@@ -39,7 +40,8 @@ class MessageView:
     who: str
     state: str  # the small status line under the text
     retry: bool  # a Retry button that resends this message of the user's (its own id)
-    retry_turn: str | None  # a Retry button that sends the user message with this id again
+    retry_turn: str | None  # a button that sends the user message with this id again
+    turn_button: TurnButton | None = None  # what that button says: Retry, or Regenerate
 
 
 def message_view(message: Message) -> MessageView:
@@ -53,7 +55,8 @@ def message_view(message: Message) -> MessageView:
         else None
     )
     state = message.error or REPLY_WORDS.get(message.status, "")
-    return MessageView(WHO.get(message.role, ""), state, False, retry_turn)
+    button = turn_button(message.lost) if retry_turn is not None else None
+    return MessageView(WHO.get(message.role, ""), state, False, retry_turn, button)
 
 
 # ------------------------------------------------------------------------ tool calls, steps

@@ -18,6 +18,7 @@ CHAT_FILES: tuple[str, ...] = (
     "app/net/leadership.py",
     "app/chat/__init__.py",
     "app/chat/protocol.py",
+    "app/chat/cut.py",
     "app/chat/conversation.py",
     "app/chat/status.py",
     "app/chat/markdown.py",

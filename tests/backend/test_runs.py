@@ -297,3 +297,46 @@ async def test_a_failing_run_ends_in_words_and_the_next_turn_works(server, text,
     rows = server.db.execute("SELECT text, cut FROM messages WHERE role = 'assistant'").fetchall()
     cut = [("partial ", "failed")] if text in ("fail", "crash") else []
     assert rows == [*cut, ("answer to next", None)]
+
+
+# ------------------------------------------------------------------ sockets that join a run
+
+
+async def test_a_socket_that_joins_is_told_of_every_open_turn_before_its_greeting(
+    server, server_agent
+):
+    token = await token_for(server)
+    async with open_socket(server, token, tab="same") as old:
+        await frames_until(old, "history")
+        await old.send(message("m1", "slow"))
+        await old.send(message("m2", "quick"))  # waits its turn
+        await until(old, lambda f: f["type"] == "TEXT_MESSAGE_CONTENT")
+        async with open_socket(server, token, tab="same") as new:
+            greeting = await frames_until(new, "history")
+            assert [(f["type"], reply_to(f)) for f in greeting[:3]] == [
+                ("RUN_STARTED", "m1"),
+                ("RUN_STARTED", "m2"),
+                ("welcome", None),
+            ]
+            first = next(f for f in greeting if f["type"] == "RUN_STARTED")
+            assert first["runId"] and first["threadId"]
+            server_agent.gate.set()
+            await until(new, run_end_for("m2"))
+        async with open_socket(server, token, tab="same") as after:
+            assert json.loads(await after.recv())["type"] == "welcome"  # nothing open now
+
+
+async def test_another_tab_that_joins_mid_reply_gets_the_rest_of_it(server, server_agent):
+    token = await token_for(server)
+    async with open_socket(server, token, tab="a") as asking:
+        await frames_until(asking, "history")
+        await asking.send(message("m1", "slow"))
+        await until(asking, lambda f: f["type"] == "TEXT_MESSAGE_CONTENT")
+        async with open_socket(server, token, tab="b") as joining:
+            greeting = await frames_until(joining, "history")
+            assert (greeting[0]["type"], reply_to(greeting[0])) == ("RUN_STARTED", "m1")
+            server_agent.gate.set()
+            rest = await until(joining, run_end_for("m1"))
+            mine = await until(asking, run_end_for("m1"))
+    assert rest[-1]["type"] == mine[-1]["type"] == "RUN_FINISHED"
+    assert content(rest) == "answer to slow"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from app.chat.conversation import ALL, Accepted, Conversation
+from app.chat.cut import LOST
 from app.chat.protocol import (
     Ack,
     History,
@@ -268,10 +269,13 @@ def test_a_new_socket_starts_without_open_turns_until_one_streams_on():
     c = turn(Conversation())
     c.apply(TextStart("a1"))
     c.apply(TextContent("a1", "1 "))
-    c.apply(History((HistoryItem("m1", "user", "weather in Paris"),)))
+    c.new_socket()
     assert c.answering() == []
+    c.apply(RunStarted("m1"))  # the server names the turn it answers as the socket joins
+    c.apply(History((HistoryItem("m1", "user", "weather in Paris"),)))
+    assert c.answering() == ["m1"] and c.find("a1").status == "streaming"
     c.apply(TextContent("a1", "2 "))  # the rest of the reply, on the new socket
-    assert c.answering() == ["m1"]
+    assert (c.find("a1").text, c.find("a1").error) == ("1 2 ", None)
 
 
 def test_history_keeps_the_lines_it_does_not_store_after_the_message_they_followed():
@@ -298,8 +302,8 @@ def test_history_keeps_the_lines_it_does_not_store_after_the_message_they_follow
 def test_history_drops_lines_of_turns_older_than_what_it_sends():
     c = turn(Conversation())
     c.apply(ToolCallStart("call-1", "weather"))
-    c.apply(History((HistoryItem("m9", "user", "newer"),)))
-    assert [m.id for m in c.messages] == ["m9"]
+    c.apply(History((HistoryItem("m9", "user", "newer"), HistoryItem("a9", "assistant", "Yes"))))
+    assert [m.id for m in c.messages] == ["m9", "a9"]
 
 
 def test_a_cut_reply_in_history_shows_as_cut_and_keeps_the_words_this_page_had():
@@ -321,3 +325,92 @@ def test_a_cut_reply_in_history_shows_as_cut_and_keeps_the_words_this_page_had()
         ("a1", "failed", "It broke off."),
         ("a0", "stopped", None),
     ]
+
+
+# ------------------------------------------------------------------ a server that went away
+
+
+def reconnected(c: Conversation, *items: HistoryItem, answering: tuple[str, ...] = ()):
+    """A new socket: the turns its server names (before its greeting), then its history."""
+    c.new_socket()
+    for turn_id in answering:
+        c.apply(RunStarted(turn_id))
+    return c.apply(History(items))
+
+
+QUESTION = HistoryItem("m1", "user", "weather in Paris")
+
+
+def test_a_reply_cut_by_a_dead_server_ends_failed_with_words_and_can_be_regenerated():
+    c = turn(Conversation())
+    c.apply(TextStart("a1"))
+    c.apply(TextContent("a1", "It is"))
+    c.send("m2", "typed while away")
+    assert reconnected(c, QUESTION) == ALL
+    reply = c.find("a1")
+    assert (reply.status, reply.text, reply.error, reply.lost) == ("failed", "It is", LOST, True)
+    assert [m.id for m in c.messages] == ["m1", "a1", "m2"] and c.answering() == []
+    assert c.retry_turn("m1", "m3") is Accepted.OK
+    assert [m.text for m in c.pending()] == ["typed while away", "weather in Paris"]
+    assert c.retry_turn("m1", "m4") is None  # one press, one message
+    assert reconnected(c, QUESTION) == ALL  # still unanswered: it keeps its words
+    assert [m.id for m in c.messages].count("a1") == 1 and c.find("a1").error == LOST
+
+
+def test_a_question_whose_reply_never_began_gets_a_cut_line_of_its_own_after_it():
+    c = turn(Conversation())
+    c.apply(ToolCallStart("call-1", "weather"))
+    c.send("m2", "typed while away")
+    reconnected(
+        c, HistoryItem("m0", "user", "older"), HistoryItem("a0", "assistant", "ok"), QUESTION
+    )
+    assert [(m.id, m.status) for m in c.messages] == [
+        ("m0", "sent"),
+        ("a0", "done"),
+        ("m1", "sent"),
+        ("call-1", "failed"),
+        ("lost-m1", "failed"),
+        ("m2", "pending"),
+    ]
+    assert c.find("lost-m1").reply_to == "m1" and c.find("lost-m1").error == LOST
+
+
+def test_a_page_opened_after_the_crash_sees_the_cut_turn_from_history_alone():
+    c = Conversation()
+    reconnected(c, QUESTION)
+    assert [(m.id, m.status, m.error) for m in c.messages] == [
+        ("m1", "sent", None),
+        ("lost-m1", "failed", LOST),
+    ]
+    reconnected(c, QUESTION)  # decided once: the next greeting adds nothing
+    assert [m.id for m in c.messages] == ["m1", "lost-m1"]
+
+
+def test_a_turn_the_server_names_is_not_lost_and_nor_is_one_this_page_saw_end():
+    c = turn(Conversation())
+    c.apply(TextStart("a1"))
+    reconnected(c, QUESTION, answering=("m1",))
+    assert c.find("a1").status == "streaming" and c.answering() == ["m1"]
+    c.apply(RunError("The assistant failed.", "agent_error", "m1"))
+    reconnected(c, QUESTION)
+    assert (c.find("a1").status, c.find("a1").error) == ("failed", "The assistant failed.")
+    assert not c.find("a1").lost and c.find("lost-m1") is None
+
+
+def test_more_of_a_turn_marked_lost_takes_the_mark_back():
+    c = turn(Conversation())
+    c.apply(TextStart("a1"))
+    c.apply(TextContent("a1", "1 "))
+    reconnected(c, QUESTION)  # a server that answers on without saying so first
+    assert c.apply(TextContent("a1", "2 ")) == ALL
+    reply = c.find("a1")
+    assert (reply.status, reply.text, reply.error, reply.lost) == ("streaming", "1 2 ", None, False)
+    assert c.answering() == ["m1"]
+    assert c.apply(RunStarted("m1")) == "m1"  # nothing more to take back
+
+
+def test_a_turn_named_after_its_history_loses_its_cut_off_line():
+    c = Conversation()
+    reconnected(c, QUESTION)
+    assert c.apply(RunStarted("m1")) == ALL
+    assert [m.id for m in c.messages] == ["m1"] and c.answering() == ["m1"]

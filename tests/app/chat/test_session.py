@@ -88,7 +88,7 @@ def test_a_message_on_an_open_socket_goes_out_at_once():
     session = opened()
     effects = session.handle(SendText("m2", "now"))
     assert effects == [
-        SendFrame(1, json.dumps(frames.message("m2", "now"))),
+        SendFrame(1, frames.dumps(frames.message("m2", "now"))),
         Changed(messages=("m2",)),
     ]
 
@@ -225,7 +225,7 @@ def test_run_started_names_the_turn_it_answers():
 def test_stop_sends_one_stop_frame_for_the_answer_that_streams():
     session = answering(opened())
     assert session.handle(StopReply()) == [
-        SendFrame(1, json.dumps(frames.stop("m1"))),
+        SendFrame(1, frames.dumps(frames.stop("m1"))),
         Changed(messages=("m1",)),
     ]
     assert session.conversation.stopping()
@@ -306,3 +306,40 @@ def test_a_session_started_from_what_a_tab_shows_flushes_it_on_welcome():
     assert session.conversation is shown
     effects = session.handle(FrameReceived(5, WELCOME, 0.1))
     assert [f["id"] for f in sent(effects)] == ["m1"]
+
+
+# ------------------------------------------------------------------ a server that went away
+
+
+def test_a_new_socket_forgets_the_turns_of_the_last_one_and_finds_the_lost_one():
+    session = answering(opened())
+    session.handle(Closed(1, ABNORMAL, 2.0))
+    session.handle(TimerFired(Timer.BACKOFF, 1, 9.0))
+    session.handle(Opened(2, 9.1))
+    assert session.conversation.answering() == []
+    frame(session, json.loads(WELCOME), generation=2)
+    history = frames.history([{"id": "m1", "role": "user", "text": "count slowly"}])
+    assert frame(session, history, generation=2) == [Changed(all_messages=True)]
+    reply = session.conversation.find("a1")
+    assert (reply.status, reply.lost) == ("failed", True)
+    effects = session.handle(RetryTurn("m1", "m2"))  # Regenerate
+    assert sent(effects) == [frames.message("m2", "count slowly")]
+    assert session.handle(RetryTurn("m1", "m3")) == []  # a second press sends nothing
+
+
+def test_a_turn_the_new_socket_is_told_of_before_its_greeting_goes_on():
+    session = answering(opened())
+    session.handle(Closed(1, ABNORMAL, 2.0))
+    session.handle(TimerFired(Timer.BACKOFF, 1, 9.0))
+    session.handle(Opened(2, 9.1))
+    frame(session, frames.run_started("t", "r", "m1"), generation=2)
+    frame(session, json.loads(WELCOME), generation=2)
+    frame(session, frames.history([{"id": "m1", "role": "user", "text": "count slowly"}]), 2)
+    assert session.conversation.answering() == ["m1"]
+    assert session.conversation.find("a1").status == "streaming"
+
+
+def test_a_late_open_of_a_replaced_socket_forgets_nothing():
+    session = answering(opened())
+    session.handle(Opened(0, 3.0))
+    assert session.conversation.answering() == ["m1"]

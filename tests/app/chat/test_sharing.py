@@ -65,6 +65,7 @@ from app.chat.sharing import (
     decode_conn,
     decode_message,
     encode,
+    encode_message,
     parse,
 )
 from app.chat.status import describe
@@ -279,9 +280,13 @@ def test_three_tabs_make_one_socket_and_show_the_same_connection(browser):
 
 def test_a_follower_joining_late_gets_everything(browser):
     browser.open_tab("a")
-    browser.server_welcomes({"id": "h1", "role": "user", "text": "old", "created_at": "x"})
+    browser.server_welcomes(
+        {"id": "h1", "role": "user", "text": "old", "created_at": "x"},
+        {"id": "h2", "role": "assistant", "text": "answer", "created_at": "x"},
+    )
     browser.open_tab("b")
-    assert browser.shown("b") == [("h1", "old", "sent")] and browser.connection("b") == "open"
+    expected = [("h1", "old", "sent"), ("h2", "answer", "done")]
+    assert browser.shown("b") == expected and browser.connection("b") == "open"
 
 
 def test_a_follower_shows_connecting_until_it_hears_the_leader(browser):
@@ -452,9 +457,16 @@ def test_closing_the_leader_moves_the_socket_and_loses_nothing(browser):
     browser.close_tab("a")  # never acknowledged m2
     assert browser.opened == ["a", "b"] and browser.leader() == "b"
     assert browser.connection("c") == "reconnecting"
-    browser.server_welcomes({"id": "m1", "role": "user", "text": "sent before", "created_at": "x"})
+    browser.server_welcomes(
+        {"id": "m1", "role": "user", "text": "sent before", "created_at": "x"},
+        {"id": "a1", "role": "assistant", "text": "answer", "created_at": "x"},
+    )
     assert browser.server_acks_everything() == ["m2"]
-    expected = [("m1", "sent before", "sent"), ("m2", "typed while the leader goes", "sent")]
+    expected = [
+        ("m1", "sent before", "sent"),
+        ("a1", "answer", "done"),
+        ("m2", "typed while the leader goes", "sent"),
+    ]
     assert browser.shown("b") == expected and browser.shown("c") == expected
 
 
@@ -730,6 +742,11 @@ def test_a_message_that_cannot_be_read_is_none():
     assert decode_message({"id": "m1", "role": "user"}) is None
     assert decode_message({**encode(Update(T_, None, (TOOL_CALL,), True))["messages"][0],
                            "retried": "yes"}) is None  # fmt: skip
+
+
+def test_a_lost_answer_is_lost_in_every_tab():
+    lost = Message("lost-m1", "assistant", "", "failed", "Cut off.", "m1", lost=True)
+    assert decode_message(encode_message(lost)) == lost
 
 
 def test_a_message_from_an_older_page_keeps_what_it_says():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.chat.conversation import Accepted, Message
+from app.chat.cut import LOST, REGENERATE, RETRY
 from app.chat.view import (
     SEND,
     STOP,
@@ -144,3 +145,15 @@ def test_tool_names_read_as_words():
 def test_refusals():
     assert "8000" in refusal(Accepted.TOO_LONG)
     assert refusal(Accepted.EMPTY) == ""
+
+
+def test_a_lost_answer_offers_regenerate_and_a_failed_one_retry():
+    lost = Message("lost-m1", "assistant", "", "failed", LOST, "m1", lost=True)
+    view = message_view(lost)
+    assert (view.state, view.retry_turn, view.turn_button) == (LOST, "m1", REGENERATE)
+    failed = message_view(Message("e", "assistant", "", "failed", "Failed.", "m1"))
+    assert failed.turn_button == RETRY
+    used = message_view(
+        Message("lost-m1", "assistant", "", "failed", LOST, "m1", retried=True, lost=True)
+    )
+    assert (used.retry_turn, used.turn_button) == (None, None)  # its one press is spent

@@ -1,0 +1,149 @@
+"""A real server.py killed (SIGKILL) mid-reply: after it starts again on the same database, a
+page that reconnects is told nothing is answering its question, so it shows the reply cut off
+and can regenerate it, once.
+
+What the socket carries is fed to the page's own core (:class:`app.chat.session.ChatSession`)
+so the test asserts what the user would see, not only the frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import urllib.request
+
+from websockets.asyncio.client import connect
+
+from app.chat.cut import LOST, REGENERATE
+from app.chat.session import (
+    ChatSession,
+    Closed,
+    FrameReceived,
+    Opened,
+    OpenSocket,
+    RetryTurn,
+    SendFrame,
+    SendText,
+    Start,
+    Timer,
+    TimerFired,
+)
+from app.chat.view import message_view
+from app.wire import frames
+from app.wire.close_codes import ABNORMAL
+from app.wire.urls import socket_query
+from backend.auth import COOKIE_NAME
+from tests.support import PASSWORD, ServerProcess, add_user
+
+# The guide echoes what it is asked, three words every 20 ms: this takes seconds to stream.
+LONG = " ".join(["word"] * 1500)
+
+
+def login(server: ServerProcess) -> str:
+    request = urllib.request.Request(
+        server.url + "/api/auth/login",
+        data=json.dumps({"username": "ada", "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json", "Origin": server.url},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        cookie = response.headers["Set-Cookie"]
+    return cookie.split(f"{COOKIE_NAME}=", 1)[1].split(";", 1)[0]
+
+
+def socket_to(server: ServerProcess, token: str):
+    return connect(
+        server.url.replace("http://", "ws://") + "/api/ws" + socket_query(None),
+        origin=server.url,
+        additional_headers={"Cookie": f"{COOKIE_NAME}={token}"},
+        compression=None,
+        max_size=None,
+        open_timeout=10,
+    )
+
+
+async def frames_until(ws, done, timeout: float = 10.0) -> list[str]:
+    """Raw frames up to and including the first that ``done`` accepts (as parsed JSON)."""
+    seen: list[str] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            raw = await ws.recv()
+            seen.append(raw)
+            if done(json.loads(raw)):
+                return seen
+
+
+def of_type(kind: str):
+    return lambda frame: frame["type"] == kind
+
+
+def shown(page: ChatSession, raws: list[str], generation: int) -> None:
+    for raw in raws:
+        page.handle(FrameReceived(generation, raw, 1.0))
+
+
+def sent_messages(effects) -> list[dict]:
+    texts = [json.loads(e.text) for e in effects if isinstance(e, SendFrame)]
+    return [t for t in texts if t["type"] == "message"]
+
+
+async def test_a_reply_cut_by_sigkill_shows_cut_after_the_restart_and_regenerates_once(tmp_path):
+    db = tmp_path / "app.db"
+    add_user(db, "ada", PASSWORD)
+    server = ServerProcess(db).start()
+    restarted: ServerProcess | None = None
+    page = ChatSession(random.Random(1))
+    page.handle(Start(0.0))
+    page.handle(Opened(1, 0.0))
+    try:
+        token = login(server)
+        async with socket_to(server, token) as ws:
+            shown(page, await frames_until(ws, of_type("history")), 1)
+            page.handle(SendText("m1", LONG))
+            await ws.send(json.dumps(frames.message("m1", LONG)))
+            before = await frames_until(ws, of_type("TEXT_MESSAGE_CONTENT"))
+            shown(page, before, 1)
+            assert page.conversation.answering() == ["m1"]
+            server.proc.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(server.proc.wait, 10)
+        page.handle(Closed(1, ABNORMAL, 2.0))
+        [reopen] = [
+            e for e in page.handle(TimerFired(Timer.BACKOFF, 1, 9.0)) if isinstance(e, OpenSocket)
+        ]
+        assert reopen.generation == 2
+
+        restarted = ServerProcess(db, port=server.port).start()
+        async with socket_to(restarted, token) as ws:
+            page.handle(Opened(2, 9.1))
+            greeting = await frames_until(ws, of_type("history"))
+            await ws.send(json.dumps(frames.ping("mark")))
+            until_pong = greeting + await frames_until(ws, of_type("pong"))
+            kinds = [json.loads(raw)["type"] for raw in until_pong]
+            assert kinds == ["welcome", "history", "pong"]  # nobody answers m1 any more
+            history = json.loads(greeting[-1])["messages"]
+            assert [(m["id"], m["role"]) for m in history] == [("m1", "user")]
+            shown(page, until_pong, 2)
+
+            reply = next(m for m in page.conversation.messages if m.role == "assistant")
+            assert (reply.status, reply.error, reply.lost) == ("failed", LOST, True)
+            assert reply.text.startswith("You said:")  # what it had shown stays shown
+            view = message_view(reply)
+            assert (view.retry_turn, view.turn_button) == ("m1", REGENERATE)
+
+            regenerate = page.handle(RetryTurn("m1", "m2"))
+            assert page.handle(RetryTurn("m1", "m3")) == []  # a second press sends nothing
+            [asked] = sent_messages(regenerate)
+            assert (asked["id"], asked["text"]) == ("m2", LONG)
+            await ws.send(json.dumps(asked))
+            answered = await frames_until(ws, of_type("RUN_FINISHED"), timeout=60)
+            await ws.send(json.dumps(asked))  # resent after a lost ack: the same message
+            await ws.send(json.dumps(frames.ping("again")))
+            duplicate = await frames_until(ws, of_type("pong"))
+        acks = [json.loads(raw) for raw in answered + duplicate if '"ack"' in raw]
+        assert [(a["id"], a["duplicate"]) for a in acks] == [("m2", False), ("m2", True)]
+        assert not any('"RUN_STARTED"' in raw for raw in duplicate)  # answered once
+    finally:
+        server.stop()
+        if restarted is not None:
+            restarted.stop()
