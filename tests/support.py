@@ -71,3 +71,20 @@ def add_user(db: Path, name: str, password: str) -> None:
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+def session_token(server: ServerProcess, name: str = "ada", password: str = PASSWORD) -> str:
+    """Sign ``name`` in to a running ``server`` over real HTTP; the session cookie's value."""
+    import json
+    import urllib.request
+
+    from backend.auth import COOKIE_NAME
+
+    request = urllib.request.Request(
+        server.url + "/api/auth/login",
+        data=json.dumps({"username": name, "password": password}).encode(),
+        headers={"Content-Type": "application/json", "Origin": server.url},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        cookie = response.headers["Set-Cookie"]
+    return cookie.split(f"{COOKIE_NAME}=", 1)[1].split(";", 1)[0]

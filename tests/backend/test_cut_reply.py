@@ -12,7 +12,6 @@ import asyncio
 import json
 import random
 import signal
-import urllib.request
 
 from websockets.asyncio.client import connect
 
@@ -35,21 +34,10 @@ from app.wire import frames
 from app.wire.close_codes import ABNORMAL
 from app.wire.urls import socket_query
 from backend.auth import COOKIE_NAME
-from tests.support import PASSWORD, ServerProcess, add_user
+from tests.support import PASSWORD, ServerProcess, add_user, session_token
 
 # The guide echoes what it is asked, three words every 20 ms: this takes seconds to stream.
 LONG = " ".join(["word"] * 1500)
-
-
-def login(server: ServerProcess) -> str:
-    request = urllib.request.Request(
-        server.url + "/api/auth/login",
-        data=json.dumps({"username": "ada", "password": PASSWORD}).encode(),
-        headers={"Content-Type": "application/json", "Origin": server.url},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        cookie = response.headers["Set-Cookie"]
-    return cookie.split(f"{COOKIE_NAME}=", 1)[1].split(";", 1)[0]
 
 
 def socket_to(server: ServerProcess, token: str):
@@ -97,7 +85,7 @@ async def test_a_reply_cut_by_sigkill_shows_cut_after_the_restart_and_regenerate
     page.handle(Start(0.0))
     page.handle(Opened(1, 0.0))
     try:
-        token = login(server)
+        token = session_token(server)
         async with socket_to(server, token) as ws:
             shown(page, await frames_until(ws, of_type("history")), 1)
             page.handle(SendText("m1", LONG))

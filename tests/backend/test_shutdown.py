@@ -5,24 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import urllib.request
 
 from websockets.asyncio.client import connect
 
 from backend.auth import COOKIE_NAME
 from tests.backend.wsclient import close_code
-from tests.support import PASSWORD, ServerProcess, add_user
-
-
-def login(server: ServerProcess) -> str:
-    request = urllib.request.Request(
-        server.url + "/api/auth/login",
-        data=json.dumps({"username": "ada", "password": PASSWORD}).encode(),
-        headers={"Content-Type": "application/json", "Origin": server.url},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        cookie = response.headers["Set-Cookie"]
-    return cookie.split(f"{COOKIE_NAME}=", 1)[1].split(";", 1)[0]
+from tests.support import PASSWORD, ServerProcess, add_user, session_token
 
 
 async def test_graceful_shutdown_sends_1012(tmp_path):
@@ -30,7 +18,7 @@ async def test_graceful_shutdown_sends_1012(tmp_path):
     add_user(db, "ada", PASSWORD)
     server = ServerProcess(db).start()
     try:
-        token = login(server)
+        token = session_token(server)
         url = server.url.replace("http://", "ws://") + "/api/ws?tab=t"
         async with connect(
             url, origin=server.url, additional_headers={"Cookie": f"{COOKIE_NAME}={token}"}
