@@ -26,7 +26,8 @@ Every ``RUN_STARTED``, ``RUN_FINISHED`` and ``RUN_ERROR`` carries ``metadata.rep
 client id of the message it answers.
 
 **A socket that joins while its user has runs open here is told of each first** (its
-``RUN_STARTED`` again, a waiting run's too, before ``welcome``: :meth:`RunManager.joined`), and
+``RUN_STARTED`` again, a waiting run's too, and the text of each reply so far, before
+``welcome``: :meth:`RunManager.joined`), and
 a socket of another tab or device gets the rest of those runs as well.  So the page can tell a
 reply still coming from one nobody will finish: a server that dies forgets its runs and never
 sends their end, and the page then finds the question unanswered and unnamed in history
@@ -90,6 +91,9 @@ class Run:
     ended: bool = False  # its RUN_FINISHED or RUN_ERROR is on its way: nothing more to tell
     # Sockets of other tabs or devices that joined while it ran: they get the rest of it.
     watchers: list[Connection] = field(default_factory=list)
+    # Its assistant messages still open: their text so far, told again to a socket that joins
+    # (frames sent while no socket was there are gone).
+    shown: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def thread_id(self) -> str:
@@ -154,6 +158,12 @@ class RunManager:
                 run.watchers.append(conn)
             started = run.started or frames.run_started(run.thread_id, run.run_id, run.reply_to)
             await conn.send(dumps(started))
+            for message_id, pieces in list(run.shown.items()):
+                # From its start: the page replaces what it had, which may lack the frames
+                # sent while it had no socket, so nothing is missing or shown twice.
+                if text := "".join(pieces):
+                    await conn.send(dumps(frames.text_start(message_id)))
+                    await conn.send(dumps(frames.text_content(message_id, text)))
 
     def stop(self, user_id: int, message_id: str) -> bool:
         """Stop the run answering ``message_id``; ``False`` if none is waiting or streaming."""
@@ -226,7 +236,7 @@ class RunManager:
                 await self._end(run, self._error_frame(run, failure("stopped")))
 
     async def _stream(self, run: Run) -> None:
-        shown: dict[str, list[str]] = {}  # assistant messages open on the page: their text
+        shown = run.shown  # assistant messages open on the page: their text
         context = AgentContext(
             user=run.user_name,
             thread_id=run.thread_id,

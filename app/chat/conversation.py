@@ -207,9 +207,18 @@ class Conversation:
                 self._end_turn(turn, "stopped" if code == STOPPED else "failed", text)
                 return ALL
             case TextStart(message_id=mid) | ReasoningStart(message_id=mid):
-                if self.find(mid) is None:
+                message = self.find(mid)
+                if message is None:
                     role = "assistant" if isinstance(frame, TextStart) else "reasoning"
                     return self._add(Message(mid, role, "", "streaming"))
+                if message.role == "assistant" and (
+                    message.lost or (message.status == "streaming" and message.text)
+                ):
+                    # A socket that joins mid-reply is told the reply so far, from its start:
+                    # it replaces ours, which lacks what was sent while no socket was there.
+                    revived = message.lost and self._revive(message.reply_to)
+                    message.text = ""
+                    return ALL if revived else mid
             case (
                 TextContent(message_id=mid, delta=delta)
                 | ReasoningContent(message_id=mid, delta=delta)

@@ -64,6 +64,34 @@ def test_content_without_start_after_a_reconnect_still_shows():
     assert statuses(c) == [("a1", "assistant", "streaming")]
 
 
+def test_a_reply_told_again_from_its_start_replaces_what_was_shown_never_doubles_it():
+    c = Conversation()
+    c.apply(TextStart("a1"))
+    c.apply(TextContent("a1", "Hel"))  # then the line is cut: "lo, wor" never arrives
+    assert c.apply(TextStart("a1")) == "a1"  # the new socket: the reply so far, then the rest
+    c.apply(TextContent("a1", "Hello, wor"))
+    c.apply(TextContent("a1", "ld"))
+    c.apply(TextEnd("a1"))
+    assert [(m.text, m.status) for m in c.messages] == [("Hello, world", "done")]
+    assert c.apply(TextStart("a1")) is None  # a finished reply is not restarted
+    assert c.messages[0].text == "Hello, world"
+
+
+def test_a_reply_marked_lost_and_told_again_opens_with_the_words_so_far():
+    c = Conversation()
+    c.send("m1", "hi")
+    c.apply(Ack("m1"))
+    c.apply(RunStarted("m1"))
+    c.apply(TextStart("a1"))
+    c.apply(TextContent("a1", "Hel"))
+    c.new_socket()
+    c.apply(History((HistoryItem("m1", "user", "hi"),)))  # unanswered, unnamed: lost
+    assert c.messages[-1].lost
+    assert c.apply(TextStart("a1")) == ALL
+    c.apply(TextContent("a1", "Hello"))
+    assert [(m.text, m.status, m.lost) for m in c.messages[1:]] == [("Hello", "streaming", False)]
+
+
 def test_history_merges_by_id_and_keeps_the_local_queue():
     c = Conversation()
     c.send("m1", "first")
