@@ -73,6 +73,11 @@ bench-tabs: setup-test
 bench-storm: setup-test $(VENV)/.bench-installed
 	$(PY) bench/reconnect_storm.py
 
+# Users' ack latency at 1,000 msg/s while another client floods bad handshakes and frames.
+.PHONY: bench-hostile
+bench-hostile: setup-test
+	$(PY) bench/hostile_neighbour.py
+
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.test-installed
 	$(VENV)/bin/pip install -q -e '.[test,bench]'
 	touch $@

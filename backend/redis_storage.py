@@ -62,6 +62,9 @@ HISTORY_CAP = 1000  # messages kept per user (the page shows the newest 100)
 SEEN_FOR = 7 * 24 * 3600  # seconds a message id stays a duplicate
 STALE_AFTER = 30.0  # seconds without refresh after which a socket's presence is gone
 DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+# Calls in flight at once per process; beyond it a call is refused as unavailable (the
+# process is overloaded: shedding is right).  Ten replicas at their peak fit Redis's 10,000.
+MAX_CONNECTIONS = 1000
 
 T = TypeVar("T")
 
@@ -75,13 +78,23 @@ async def guarded(call: Awaitable[T]) -> T:
 
 
 def connect(url: str) -> Redis:
-    """A client that fails fast (no retries: the caller answers 503 at once instead)."""
+    """A client that fails fast when Redis is down (no retries: the caller answers 503 at
+    once instead), but not when it is merely busy.
+
+    redis-py's pool refuses a call with "Too many connections" once all its connections are
+    in use, and that reads as an outage.  Its default of 100 was too few: after a replica
+    died, the survivor greeting a few hundred sockets at once closed some with 1013 and
+    answered sign-ins with 503 while Redis was fine (tests/backend/test_cluster_faults.py).
+    Its blocking pool is no cure: under such a burst its waiters and releases queue for one
+    lock, a turn of the event loop each, and time out too.  Connections are cheap for Redis
+    (10,000 clients by default), so the pool may grow to :data:`MAX_CONNECTIONS`."""
     return Redis.from_url(
         url,
         decode_responses=True,
         socket_connect_timeout=0.5,
         socket_timeout=2.0,
         retry=Retry(NoBackoff(), 0),
+        max_connections=MAX_CONNECTIONS,
     )
 
 

@@ -210,6 +210,8 @@ class Cluster:
     # replica port -> its metrics port (default: the replica's port + METRICS_OFFSET)
     replica_metrics_ports: dict[int, int] = field(default_factory=dict)
     access_log: bool = True
+    # More ``server.py`` options for every replica (e.g. ``("--agent", "silent")`` for load)
+    replica_options: tuple[str, ...] = ()
     redis: RedisProcess | None = None
     replicas: list[ServerProcess] = field(default_factory=list)
     traefik: TraefikProcess | None = None
@@ -261,7 +263,11 @@ class Cluster:
 
     def start_replica(self, port: int) -> ServerProcess:
         db = self.data / f"replica-{port}.db"  # unused with Redis; the flag is required
-        args = [*self.replica_args(), "--metrics-port", str(self.replica_metrics_port(port))]
+        args = [
+            *self.replica_args(),
+            "--metrics-port", str(self.replica_metrics_port(port)),
+            *self.replica_options,
+        ]  # fmt: skip
         return ServerProcess(db, *args, port=port).start()
 
     def add_user(self, name: str, password: str) -> None:

@@ -197,6 +197,18 @@ async def test_history_keeps_order_limits_and_refuses_duplicates(store, clock):
     assert await store.history.add(bob.id, "m0", "assistant", "same id, other user") is not None
 
 
+async def test_many_calls_at_once_are_served_not_refused(store):
+    """A burst (hundreds of sockets greeted at once after a replica died) is more calls in
+    flight than a client keeps connections: they wait their turn, none reads as an outage."""
+    ada = await user(store)
+    stored = await asyncio.gather(
+        *(store.history.add(ada.id, f"m{index}", "user", "burst") for index in range(300))
+    )
+    assert all(message is not None for message in stored)
+    recents = await asyncio.gather(*(store.history.recent(ada.id, 1) for _ in range(300)))
+    assert all(len(recent) == 1 for recent in recents)
+
+
 async def test_a_reply_shown_in_part_keeps_its_mark(store):
     ada = await user(store)
     await store.history.add(ada.id, "m1", "user", "hello")
