@@ -80,8 +80,9 @@ performance.getEntriesByType('navigation').concat(performance.getEntriesByType('
 """
 PATH = "performance.getEntriesByName('pyodide:snapshot').length ? 'snapshot' : 'normal'"
 STORED = "performance.getEntriesByName('pyodide:snapshot-stored')"
-# How the page judged the line (static/pyodide-early.mjs), MB/s; absent when nothing was judged.
-JUDGED = "performance.getEntriesByName('pyodide:link')[0]?.detail.bytesPerSecond / 1e6"
+# How the page judged the line (static/pyodide-early.mjs): MB/s, and the CPU a snapshot start
+# would save on this machine (s); null when nothing was judged (a forced path, a kept snapshot).
+LINK = "performance.getEntriesByName('pyodide:link')[0]?.detail ?? null"
 
 BARE = "/bench/floor/index.html"
 VARIANTS = {
@@ -180,9 +181,13 @@ class Bench:
                 self.paths[(profile, f"{name} ({visit})")].append(page.evaluate(PATH))
                 usable = page.evaluate("window.__marks['form usable']")
                 self.record(profile, f"{name}: #username usable ({visit})", usable)
-                judged = page.evaluate(JUDGED)
+                judged = page.evaluate(LINK)
                 if judged is not None:
-                    self.record(profile, f"{name}: line judged, MB/s ({visit})", judged)
+                    mbps = judged["bytesPerSecond"] / 1e6
+                    self.record(profile, f"{name}: line judged, MB/s ({visit})", mbps)
+                    self.record(
+                        profile, f"{name}: snapshot judged to save, s ({visit})", judged["saves"]
+                    )
         page.context.close()
 
     def run_signed_in(self, profile: str, link: Link | None) -> None:
@@ -257,7 +262,9 @@ def report(bench: Bench, profiles: list[str], runs: int) -> None:
             and any(word in k[1] for word in ("usable", "kept", "restored", "chat open", "judged"))
         ):
             print(
-                f"- {key[1]}: {r[key]:.0f}" if "MB" not in key[1] else f"- {key[1]}: {r[key]:.2f}"
+                f"- {key[1]}: {r[key]:.0f}"
+                if "MB" not in key[1] and "save" not in key[1]
+                else f"- {key[1]}: {r[key]:.2f}"
             )
         print()
 

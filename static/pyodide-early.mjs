@@ -17,7 +17,7 @@
 // The snapshot is worth its bytes only where they arrive in less time than it saves. So: a
 // snapshot already in the HTTP cache is used at once (a repeat visit); otherwise the bytes of
 // the runtime files already arriving measure the link, and the snapshot is fetched only when
-// it would arrive within SNAPSHOT_SAVES_S. Once the page has settled, the snapshot is kept in
+// it would arrive within the CPU it saves on this machine. Once the page has settled, the snapshot is kept in
 // Cache Storage for the next visit (fetched in the background after a normal start: low
 // priority, not with Save-Data).
 // `?start=normal` or `?start=snapshot` forces a path (benchmarks and tests). The page records
@@ -44,9 +44,18 @@ const FILES = {
 const nameOf = (url) => Object.keys(FILES).find((name) => FILES[name] === url);
 // Sizes of every served variant of those files, written by set-up (backend/runtime.py).
 const MANIFEST_URL = `${INDEX_URL}app/runtime.json${RELEASE}`;
-// CPU a snapshot start saves over a normal one on our test machines (1.7 s start against a
-// 0.15 s restore, less the restored interpreter's slower first half-second).
-const SNAPSHOT_SAVES_S = 1.2;
+// CPU a snapshot start saves over a normal one. It is CPU, so it depends on the machine and on
+// how busy it is: the worker times a fixed loop (SPIN_ROUNDS) while its request is on the way,
+// inside the same start-up the page is going through, and the saving is read off that. On our
+// test machines (2 cores) the loop took 23 to 43 ms during a page start (node alone: 7 ms),
+// and the snapshot saved 2.8 to 3.2 s (bare Pyodide cold on loopback: 5.06 s normal, 1.83 s
+// from the snapshot; the app forced: 5.40 s and 2.60 s): 0.1 s per loop ms. Never less than
+// SAVES_MIN_S (what it saves on a fast, quiet machine, and the figure without a worker), never
+// more than SAVES_MAX_S (a phone that slow is on a line far too slow for the snapshot anyway).
+const SAVES_S_PER_SPIN_MS = 0.1;
+const SAVES_MIN_S = 1.2;
+const SAVES_MAX_S = 5;
+const SPIN_ROUNDS = 1e6;
 // The link is judged when stdlib.zip has arrived, or at the latest this long after its headers.
 const SAMPLE_MS = 1000;
 
@@ -65,8 +74,14 @@ const TIMED_FETCH = `
 const now = () => performance.timeOrigin + performance.now();
 onmessage = async ({ data: url }) => {
   try {
-    const response = await fetch(url);
-    postMessage({ status: response.status, type: response.headers.get("content-type"), at: now() });
+    const pending = fetch(url);
+    const started = performance.now();
+    let x = 1;
+    for (let i = 0; i < ${SPIN_ROUNDS}; i++) x = (x * 1103515245 + 12345) | 0;
+    const spinMs = performance.now() - started + (x & 0); // x is used: the loop is not dropped
+    const response = await pending;
+    const type = response.headers.get("content-type");
+    postMessage({ status: response.status, type, at: now(), spinMs });
     if (!response.ok) return;
     const reader = response.body.getReader();
     const chunks = [];
@@ -104,7 +119,7 @@ class Downloads {
     this.listeners = new Set();
     this.drawQueued = false;
     // The worker's fetch, by its clock (ms since the epoch): {headAt, lastAt, received, done,
-    // cached}; null until its headers arrive.
+    // cached, spinMs}; null until its headers arrive.
     this.timed = null;
     // Rejects when a file the runtime cannot start without fails to arrive. Pyodide itself
     // would wait forever for a wasm that never came.
@@ -162,6 +177,7 @@ class Downloads {
           if (!ok) return stop((u, why) => this.#failed(u, why), `HTTP ${data.status}`);
           type = data.type;
           this.timed = { headAt: data.at, lastAt: data.at, received: 0, done: false, cached: false };
+          this.timed.spinMs = data.spinMs;
           const sizes = (await this.manifest)?.[nameOf(url)];
           file = this.files.get(url) ?? { sent: 0, decoded: 0, received: 0 };
           // The browser inflates what the server compressed: sizes of its best form.
@@ -387,9 +403,14 @@ const choosePath = async () => {
   const [rate, files] = await Promise.all([downloads.rate(FILES["app/stdlib.zip"]), manifest]);
   const snapshotSent = files?.["app/snapshot.gz"]?.br?.[0] ?? files?.["app/snapshot.gz"]?.identity?.[0];
   if (!snapshotSent) return { path: "normal" };
-  const path = snapshotSent / rate <= SNAPSHOT_SAVES_S ? "snapshot" : "normal";
-  // How the link was judged: for benchmarks, and for whoever wonders why a path was taken.
-  performance.mark("pyodide:link", { detail: { bytesPerSecond: Math.round(rate), path } });
+  const spinMs = downloads.timed?.spinMs ?? 0;
+  const saves = Math.min(SAVES_MAX_S, Math.max(SAVES_MIN_S, spinMs * SAVES_S_PER_SPIN_MS));
+  const path = snapshotSent / rate <= saves ? "snapshot" : "normal";
+  // How the link and the CPU were judged: for benchmarks, and for whoever wonders why a path
+  // was taken.
+  performance.mark("pyodide:link", {
+    detail: { bytesPerSecond: Math.round(rate), spinMs: Math.round(spinMs * 10) / 10, saves, path },
+  });
   return { path };
 };
 
