@@ -65,6 +65,7 @@ DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
 # Calls in flight at once per process; beyond it a call is refused as unavailable (the
 # process is overloaded: shedding is right).  Ten replicas at their peak fit Redis's 10,000.
 MAX_CONNECTIONS = 1000
+CONNECT_TIMEOUT = 2.0  # seconds
 
 T = TypeVar("T")
 
@@ -87,11 +88,15 @@ def connect(url: str) -> Redis:
     answered sign-ins with 503 while Redis was fine (tests/backend/test_cluster_faults.py).
     Its blocking pool is no cure: under such a burst its waiters and releases queue for one
     lock, a turn of the event loop each, and time out too.  Connections are cheap for Redis
-    (10,000 clients by default), so the pool may grow to :data:`MAX_CONNECTIONS`."""
+    (10,000 clients by default), so the pool may grow to :data:`MAX_CONNECTIONS`.  Growing
+    means connecting hundreds at once, on a replica busy with the burst that made them: the
+    connect deadline is :data:`CONNECT_TIMEOUT`, not the half second that once failed a few of
+    them as an outage.  A Redis that is down refuses at once; the deadline only waits out one
+    that does not answer at all."""
     return Redis.from_url(
         url,
         decode_responses=True,
-        socket_connect_timeout=0.5,
+        socket_connect_timeout=CONNECT_TIMEOUT,
         socket_timeout=2.0,
         retry=Retry(NoBackoff(), 0),
         max_connections=MAX_CONNECTIONS,
