@@ -31,7 +31,7 @@ import aiohttp  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
-from tests.support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, free_port  # noqa: E402
+from tests.support import CHROMIUM, CHROMIUM_ARGS, PASSWORD  # noqa: E402
 from tools.cluster import Cluster  # noqa: E402
 
 OPEN = '#chat-panel[data-connection="open"]'
@@ -128,16 +128,7 @@ def main() -> int:
     args = parser.parse_args()
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        replica_ports = (free_port(), free_port())
-        cluster = Cluster(
-            Path(scratch),
-            port=free_port(),
-            replica_ports=replica_ports,
-            redis_port=free_port(),
-            metrics_port=free_port(),
-            replica_metrics_ports={port: free_port() for port in replica_ports},
-            access_log=False,
-        ).start()
+        cluster = Cluster.on_free_ports(Path(scratch), access_log=False).start()
         try:
             cluster.add_user("bench", PASSWORD)
             for _run in range(args.runs):

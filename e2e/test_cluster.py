@@ -18,7 +18,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from e2e.conftest import NO_WEB_LOCKS, chat_open, make_pages, open_app, send, settled, sign_in
-from tests.support import PASSWORD, ServerProcess, free_port
+from tests.support import PASSWORD, ServerProcess
 from tools.cluster import Cluster
 
 USERS = ("kim", "lee", "max", "ned", "oli", "pia")
@@ -26,15 +26,7 @@ USERS = ("kim", "lee", "max", "ned", "oli", "pia")
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[Cluster]:
-    replica_ports = (free_port(), free_port())
-    running = Cluster(
-        tmp_path_factory.mktemp("cluster"),
-        port=free_port(),
-        replica_ports=replica_ports,
-        redis_port=free_port(),
-        metrics_port=free_port(),
-        replica_metrics_ports={port: free_port() for port in replica_ports},
-    ).start()
+    running = Cluster.on_free_ports(tmp_path_factory.mktemp("cluster")).start()
     try:
         for name in USERS:
             running.add_user(name, PASSWORD)

@@ -182,7 +182,7 @@ class Downloads {
           file = this.files.get(url) ?? { sent: 0, decoded: 0, received: 0 };
           // The browser inflates what the server compressed: sizes of its best form.
           [file.sent, file.decoded] = sizes?.br ?? sizes?.identity ?? [0, 0];
-          file.received = this.timed.done ? file.decoded : this.timed.received;
+          file.received = 0;
           this.files.set(url, file);
           return this.#changed();
         }

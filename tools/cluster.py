@@ -29,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -215,6 +216,20 @@ class Cluster:
     redis: RedisProcess | None = None
     replicas: list[ServerProcess] = field(default_factory=list)
     traefik: TraefikProcess | None = None
+
+    @classmethod
+    def on_free_ports(cls, data: Path, replicas: int = 2, **options: Any) -> Cluster:
+        """A cluster on loopback ports nobody holds (tests, benches: never the defaults)."""
+        replica_ports = tuple(free_port() for _ in range(replicas))
+        return cls(
+            data,
+            port=free_port(),
+            replica_ports=replica_ports,
+            redis_port=free_port(),
+            metrics_port=free_port(),
+            replica_metrics_ports={port: free_port() for port in replica_ports},
+            **options,
+        )
 
     @property
     def url(self) -> str:

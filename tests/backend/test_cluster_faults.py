@@ -38,7 +38,7 @@ from backend.auth import COOKIE_NAME
 from backend.config import Settings
 from backend.redis_storage import HISTORY_CAP
 from backend.storage_url import open_storage
-from tests.support import PASSWORD, free_port
+from tests.support import PASSWORD
 from tools.cluster import Cluster
 
 TABS = 5  # tabs per browser (per-tab mode, the most sockets one session may hold)
@@ -46,14 +46,8 @@ TABS = 5  # tabs per browser (per-tab mode, the most sockets one session may hol
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[Cluster]:
-    replica_ports = (free_port(), free_port())
-    running = Cluster(
+    running = Cluster.on_free_ports(
         tmp_path_factory.mktemp("cluster"),
-        port=free_port(),
-        replica_ports=replica_ports,
-        redis_port=free_port(),
-        metrics_port=free_port(),
-        replica_metrics_ports={port: free_port() for port in replica_ports},
         access_log=False,
         # Stored and acknowledged, answered by an empty run: the socket and storage path
         # under load, without the guide's replies filling the history.

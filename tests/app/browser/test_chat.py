@@ -508,7 +508,11 @@ async def test_a_follower_that_hears_nothing_takes_the_lock(shared_page):
     silent.take_lock()  # a leader that cannot run: it never answers
     await settle()
     chat, panel = mount_shared(shared_page, timer_scale=lambda: 100.0)
-    await asyncio.sleep(0.08)  # the answer time (5-6 s), fast-forwarded; not the handshake's
+    # The answer time (5-6 s) passes at 100x: wait for what follows it, not for a guess of it.
+    for _ in range(200):
+        if sharing(shared_page) == "leader":
+            break
+        await asyncio.sleep(0.005)
     await settle()
     assert sharing(shared_page) == "leader" and len(fakejs.WebSocket.made) == 1
     try:
