@@ -108,6 +108,9 @@ onmessage = async ({ data: url }) => {
 };
 `;
 
+// Of a file's `sent` bytes, those `received` of its `decoded` bytes stand for.
+const sentPart = (received, file) => (Math.min(received, file.decoded) / file.decoded) * file.sent;
+
 // Runtime downloads, counted as they arrive, for the progress bar and for judging the link.
 // The files read on the main thread are read from a clone, so the response Pyodide consumes
 // stays the browser's own (WebAssembly streaming compilation and its code cache need that),
@@ -248,7 +251,7 @@ class Downloads {
   #sentReceived(except) {
     let sent = 0;
     for (const [url, file] of this.files) {
-      if (url !== except && file.decoded) sent += (Math.min(file.received, file.decoded) / file.decoded) * file.sent;
+      if (url !== except && file.decoded) sent += sentPart(file.received, file);
     }
     return sent;
   }
@@ -259,7 +262,7 @@ class Downloads {
     let total = 0;
     for (const file of this.files.values()) {
       if (!file.decoded) continue;
-      received += (Math.min(file.received, file.decoded) / file.decoded) * file.sent;
+      received += sentPart(file.received, file);
       total += file.sent;
     }
     return { received, total };
@@ -294,10 +297,9 @@ class Downloads {
         const file = this.files.get(url);
         const elapsed = timed ? timed.lastAt - timed.headAt : 0;
         if (!timed || timed.cached || !file?.decoded || elapsed <= 0) return resolve(0);
-        const own = (Math.min(timed.received, file.decoded) / file.decoded) * file.sent;
         const others = this.#sentReceived(url) - timed.others.sent;
         const span = Math.max(elapsed, performance.now() - timed.others.at);
-        resolve(((own + others) * 1000) / span);
+        resolve(((sentPart(timed.received, file) + others) * 1000) / span);
       };
       const check = () => {
         const timed = this.timed;
