@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.support import CHROMIUM, CHROMIUM_ARGS, LINKS, PASSWORD, ServerProcess, add_user
+from tests.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LINKS,
+    PASSWORD,
+    UNTHROTTLED,
+    ServerProcess,
+    add_users,
+)
 
 READY = 'body[data-ready="true"]'
 BOOT_TIMEOUT_MS = 30_000
@@ -138,15 +146,13 @@ def live_server(server_dir) -> Iterator[ServerProcess]:
     """One server.py for the tests that do not stop it."""
     db = server_dir / "e2e.db"
     # One account per test that signs in, so one test's throttling never touches another's.
-    for name in ("ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal"):
-        add_user(db, name, PASSWORD)
-        add_user(db, f"chat-{name}", PASSWORD)
-        add_user(db, f"md-{name}", PASSWORD)
-    for name in ("ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy", "jo", "kai", "lea"):
-        add_user(db, f"tabs-{name}", PASSWORD)  # e2e/test_tabs.py
-    for start in ("normal", "snapshot"):  # e2e/test_first_visit.py
-        add_user(db, f"early-{start}", PASSWORD)
-    add_user(db, "md-stdlib", PASSWORD)  # e2e/test_stdlib.py
+    eight = ("ada", "bob", "cy", "dee", "eve", "fay", "gus", "hal")
+    twelve = (*eight, "ivy", "jo", "kai", "lea")
+    names = [*eight, *(f"chat-{n}" for n in eight), *(f"md-{n}" for n in eight)]
+    names += [f"tabs-{n}" for n in twelve]  # e2e/test_tabs.py
+    names += ["early-normal", "early-snapshot"]  # e2e/test_first_visit.py
+    names += ["md-stdlib"]  # e2e/test_stdlib.py
+    add_users(db, names, PASSWORD)
     server = ServerProcess(db, "--login-attempts-per-address", "1000").start()
     yield server
     server.stop()
@@ -200,12 +206,22 @@ def pages(browser, live_server) -> Iterator[Pages]:
     yield from make_pages(browser, live_server.url)
 
 
-def emulate(page: Page, link: str) -> None:
-    """Put ``page`` behind one of the emulated links of tests.support.LINKS, from its next
-    request on (no route: the page keeps its HTTP cache)."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions", LINKS[link].conditions())
+class EmulatedLine:
+    """``page`` behind one of the emulated links of tests.support.LINKS, from its next request
+    on (no route: the page keeps its HTTP cache), until ``lift`` takes the limits off again:
+    once what a test watches on the slow line is over, the rest need not crawl."""
+
+    def __init__(self, page: Page, link: str) -> None:
+        self.cdp = page.context.new_cdp_session(page)
+        self.cdp.send("Network.enable")
+        self.cdp.send("Network.emulateNetworkConditions", LINKS[link].conditions())
+
+    def lift(self) -> None:
+        self.cdp.send("Network.emulateNetworkConditions", UNTHROTTLED)
+
+
+def emulate(page: Page, link: str) -> EmulatedLine:
+    return EmulatedLine(page, link)
 
 
 def open_app(page: Page, path: str = "/") -> None:

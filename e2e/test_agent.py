@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from e2e.conftest import PageWatch, chat_open, make_pages, open_app, send, settled, sign_in
 from tests.agui_upstream import UpstreamProcess
-from tests.support import PASSWORD, ServerProcess, add_user
+from tests.support import PASSWORD, ServerProcess, add_users
 
 USERS = (
     "agent-ada", "agent-bob", "agent-cy", "agent-dee", "agent-eve", "agent-fay", "agent-gus",
@@ -33,8 +33,7 @@ def upstream(tmp_path_factory) -> Iterator[UpstreamProcess]:
 @pytest.fixture(scope="module")
 def relay(tmp_path_factory, upstream) -> Iterator[ServerProcess]:
     db = tmp_path_factory.mktemp("agent") / "relay.db"
-    for name in USERS:
-        add_user(db, name, PASSWORD)
+    add_users(db, USERS, PASSWORD)
     server = ServerProcess(
         db,
         "--agent-url",

@@ -16,7 +16,7 @@ import pytest
 
 from app.net.connection import LIVENESS_EVERY_S
 from e2e.conftest import chat_open, make_pages, open_app, send, sign_in, sockets
-from tests.support import PASSWORD, ServerProcess, add_user
+from tests.support import PASSWORD, ServerProcess, add_users
 from tools.fault_relay import ConnectionInfo, FaultRelay
 
 USERS = ("latency", "stall", "cut", "sleep")
@@ -35,8 +35,7 @@ def relay() -> Iterator[FaultRelay]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, relay) -> Iterator[ServerProcess]:
     db = tmp_path_factory.mktemp("faults") / "faults.db"
-    for name in USERS:
-        add_user(db, f"faults-{name}", PASSWORD)
+    add_users(db, [f"faults-{name}" for name in USERS], PASSWORD)
     # The page's origin is the relay's: by default the server accepts only its own.
     process = ServerProcess(db, "--allowed-origin", relay.url).start()
     relay.upstream = ("127.0.0.1", process.port)

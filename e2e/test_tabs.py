@@ -13,7 +13,9 @@ import pytest
 from playwright.sync_api import Page
 
 from e2e.conftest import (
+    BOOT_TIMEOUT_MS,
     NO_WEB_LOCKS,
+    READY,
     chat_at_rest,
     chat_open,
     open_app,
@@ -31,17 +33,21 @@ def role(page: Page) -> str | None:
 
 
 def signed_in_tabs(pages, name: str, count: int) -> list[Page]:
-    """``count`` tabs of one profile, the first signing in, the others restored from it."""
-    tabs = []
-    for index in range(count):
-        page, _ = pages.new()
-        open_app(page)
-        if index == 0:
-            sign_in(page, name)
+    """``count`` tabs of one profile: the first signs in and leads, then the others open
+    together (as a restored browser session opens them) and are restored from it."""
+    first, _ = pages.new()
+    open_app(first)
+    sign_in(first, name)
+    settled(first, "authenticated")
+    chat_open(first)
+    others = [pages.new()[0] for _ in range(count - 1)]
+    for page in others:
+        page.goto("/", wait_until="commit")
+    for page in others:
+        page.wait_for_selector(READY, timeout=BOOT_TIMEOUT_MS)
         settled(page, "authenticated")
         chat_open(page)
-        tabs.append(page)
-    return tabs
+    return [first, *others]
 
 
 def leader_of(tabs: list[Page], timeout: float = 60.0) -> Page:

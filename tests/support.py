@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend.cli import open_users
+from backend.storage_url import SQLITE
 from tools.processes import (
     PYTHON,
     ROOT,
     RedisProcess,
     ServerProcess,
     TraefikProcess,
-    adduser,
     free_port,
 )
 
@@ -67,7 +71,25 @@ UNTHROTTLED = {"offline": False, "latency": 0, "downloadThroughput": -1, "upload
 
 
 def add_user(db: Path, name: str, password: str) -> None:
-    adduser(name, password, "--db", str(db))
+    add_users(db, [name], password)
+
+
+def add_users(db: Path, names: Iterable[str], password: str) -> None:
+    """Create accounts in the SQLite database ``db`` through the server's own user store, in
+    this process: ``server.py adduser`` (tested in tests/backend/test_cli.py) starts an
+    interpreter per account, about a second each.  On a thread of its own, so a caller already
+    inside an event loop (Playwright's sync API keeps one) can use it too."""
+
+    async def add() -> None:
+        users, close = open_users(f"{SQLITE}{db}")
+        try:
+            for name in names:
+                await users.add(name, password)
+        finally:
+            await close()
+
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, add()).result()
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
