@@ -333,8 +333,16 @@ class ChatPanel:
                 self.items.pop(message_id).remove()
         for message in self.connection.conversation.messages:
             self.render_message(message)
-        for message_id in wanted:  # put nodes in conversation order
-            self.list.appendChild(self.items[message_id])
+        # Conversation order, moving only the nodes out of place: a moved node loses keyboard
+        # focus (the browser removes it, then inserts it), and this runs under a person's
+        # Tab key (history again, Markdown arriving late, a reconnect).
+        after = None
+        for message_id in wanted:
+            node = self.items[message_id]
+            place = after.nextSibling if after is not None else self.list.firstChild
+            if place is not node:
+                self.list.insertBefore(node, place)
+            after = node
 
     def render_message(self, message: Message) -> None:
         near_bottom = self.log.scrollHeight - self.log.scrollTop - self.log.clientHeight < 40

@@ -155,17 +155,32 @@ class Element(Target):
             for grandchild in list(child.children):
                 self.appendChild(grandchild)
             return child
-        if child.parent is not None:
+        if child.parent is not None:  # a move is a removal, then an insertion, as in a browser
+            _lose_focus_within(child)
             child.parent.children.remove(child)
         child.parent = self
         self.children.append(child)
         return child
 
     def insertBefore(self, child: Any, before: Any) -> Any:
+        if before is None:  # the DOM's rule: before nothing is at the end
+            return self.appendChild(child)
         self.appendChild(child)
         self.children.remove(child)
         self.children.insert(self.children.index(before), child)
         return child
+
+    @property
+    def firstChild(self) -> Any:
+        return self.children[0] if self.children else None
+
+    @property
+    def nextSibling(self) -> Any:
+        if self.parent is None:
+            return None
+        siblings = self.parent.children
+        at = siblings.index(self) + 1
+        return siblings[at] if at < len(siblings) else None
 
     def after(self, *nodes: Any) -> None:
         parent = self.parent
@@ -177,6 +192,7 @@ class Element(Target):
 
     def replaceChildren(self, *children: Any) -> None:
         for child in self.children:
+            _lose_focus_within(child)
             child.parent = None
         self.children = []
         for child in children:
@@ -185,6 +201,7 @@ class Element(Target):
 
     def remove(self) -> None:
         if self.parent is not None:
+            _lose_focus_within(self)
             self.parent.children.remove(self)
             self.parent = None
 
@@ -221,6 +238,14 @@ class Element(Target):
 
     def requestSubmit(self) -> None:
         self.fire("submit")
+
+
+def _lose_focus_within(node: Any) -> None:
+    """A browser's focus fixup: removing the focused element (or its ancestor) from the
+    document leaves the focus on the body."""
+    focused = document.activeElement
+    if isinstance(node, Element) and focused is not None and node.contains(focused):
+        document.activeElement = document.body
 
 
 SIMPLE = re.compile(

@@ -601,3 +601,30 @@ async def test_a_follower_passes_visibility_and_retry_to_the_leader_and_obeys_it
     panel.unmount()
     other.release_lock()
     await settle()
+
+
+async def test_the_focused_regenerate_keeps_the_focus_when_everything_is_drawn_again(page):
+    """A person tabs to Regenerate; history arriving again (as after a reconnect; Markdown
+    arriving late does the same) draws every message again, and must leave the key where it
+    was."""
+    chat, panel, ws = open_panel(page)
+    history = frames.history(
+        [
+            {"id": "m1", "role": "user", "text": "count", "created_at": 0},
+            {"id": "a1", "role": "assistant", "text": "1 2", "created_at": 1},
+            {"id": "m2", "role": "user", "text": "and then?", "created_at": 2},
+        ]
+    )
+    serve(ws, history)
+    button = page.document.querySelector(".chat-turn-retry")
+    button.focus()
+    serve(ws, history)
+    assert [n.dataset.id for n in page.document.querySelectorAll(".chat-message")][:3] == [
+        "m1",
+        "a1",
+        "m2",
+    ]
+    assert page.document.querySelector(".chat-turn-retry") is button
+    assert page.document.activeElement is button
+    chat.close_all()
+    panel.unmount()
