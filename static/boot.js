@@ -231,6 +231,10 @@
   });
   // static/pyodide-early.mjs counts the runtime's bytes as they arrive (bytes as sent).
   let downloadStarted = null;
+  // The total grows while the runtime's files become known one by one (each as its download
+  // starts), which on a busy machine can come after some bytes of another: the bar never goes
+  // back, it waits for the bytes to catch up.
+  let shownPercent = 0;
   const megabytes = (bytes) => (bytes / 1e6).toFixed(1);
   addEventListener("pychat:download", (event) => {
     const { received, total } = event.detail;
@@ -241,7 +245,8 @@
     downloadStarted ??= performance.now();
     const done = received >= total;
     if (bar.hidden && (done || performance.now() - downloadStarted < PROGRESS_AFTER_MS)) return;
-    const percent = Math.min(100, Math.round((received / total) * 100));
+    const percent = Math.max(shownPercent, Math.min(100, Math.round((received / total) * 100)));
+    shownPercent = percent;
     bar.hidden = false;
     bar.setAttribute("aria-valuenow", String(percent));
     bar.setAttribute("aria-valuetext", `${megabytes(received)} of ${megabytes(total)} MB`);
