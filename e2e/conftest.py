@@ -270,6 +270,19 @@ def sockets(page: Page) -> list[dict]:
     return page.evaluate("window.__sockets")
 
 
+def pytest_sessionfinish(session):
+    """Under pytest-xdist each worker hands its totals to the controller, which reports them."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["e2e_totals"] = dict(TOTALS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    for key, value in getattr(node, "workeroutput", {}).get("e2e_totals", {}).items():
+        TOTALS[key] += value
+
+
 def pytest_terminal_summary(terminalreporter):
     if TOTALS["sign_ins"]:
         terminalreporter.write_line(
