@@ -6,7 +6,8 @@ follower shows the same messages and the same ``data-connection``.  A follower k
 what the leader said, plus what its own user typed that the leader has not confirmed yet.  What
 a follower's user sends is :class:`Offer`-ed to the leader, and offered again to every new
 leader until it is acknowledged; the leader takes an offer once per client id, so nothing typed
-is lost and nothing is shown twice when leadership moves::
+is lost and nothing is shown twice when leadership moves, and the leader is asked to show it
+is alive (a leader that cannot answer loses the lock, see :mod:`app.net.leadership`)::
 
     >>> import random
     >>> chat = SharedChat("b", random.Random(1))
@@ -14,7 +15,7 @@ is lost and nothing is shown twice when leadership moves::
     >>> [type(e).__name__ for e in effects][:2], chat.role
     (['RequestLock', 'Broadcast'], 'follower')
     >>> [e.data["kind"] for e in chat.handle(SendText("m1", "hi")) if isinstance(e, Broadcast)]
-    ['offer']
+    ['offer', 'probe']
 
 Without Web Locks or ``BroadcastChannel`` (or in preview mode) a tab is ``alone``: it runs the
 chat session with its own socket, which is the declared per-tab fallback.

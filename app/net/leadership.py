@@ -321,20 +321,23 @@ def _ask(tabs: Leadership, message: TabMessage, rng: RandomSource) -> Result:
     return nxt, [Post(message), *effects]
 
 
-def _follow(tabs: Leadership, now: float, rng: RandomSource, leader: Term | None) -> Result:
-    """Queue for the lock as a follower and ask for the whole state."""
+def _follow(tabs: Leadership, now: float, leader: Term | None) -> Result:
+    """Queue for the lock as a follower and ask for the whole state, without a deadline on
+    the answer: a tab that joins (or steps down) steals only by the quiet check's probe.  A
+    restored browser session starts every tab at once while the first one, leading, installs
+    Markdown: seconds without a turn for its messages, and a deadline on the greeting made each
+    new tab steal from a leader that was only busy (three sockets for five tabs)."""
     lock = tabs.lock + 1
-    nxt = replace(tabs, role=R.FOLLOWING, lock=lock, leader=leader, last_heard=now)
-    nxt, asked = _ask(nxt, Hello(tabs.me), rng)
+    nxt = replace(tabs, role=R.FOLLOWING, lock=lock, leader=leader, last_heard=now, probing=False)
     return nxt, [
         RequestLock(lock, steal=False),
-        *asked,
+        Post(Hello(tabs.me)),
         StartTabTimer(TabTimer.CHECK, CHECK_EVERY_S),
     ]
 
 
-def _demote(tabs: Leadership, now: float, rng: RandomSource, leader: Term | None) -> Result:
-    nxt, effects = _follow(tabs, now, rng, leader)
+def _demote(tabs: Leadership, now: float, leader: Term | None) -> Result:
+    nxt, effects = _follow(tabs, now, leader)
     return nxt, [ReleaseLock(tabs.lock), Follow(), *effects]
 
 
@@ -362,16 +365,14 @@ def _heard_as_follower(
     return heard, effects
 
 
-def _heard_as_leader(
-    tabs: Leadership, message: TabMessage, now: float, rng: RandomSource
-) -> Result:
+def _heard_as_leader(tabs: Leadership, message: TabMessage, now: float) -> Result:
     own = _own(tabs)
     match message:
         case Probe():
             return tabs, [Post(Alive(own))]
         case Leading(term=term) if term > own:
             # Another tab took the lock (the browser tells us too, perhaps later): follow it.
-            return _demote(replace(tabs, seen=max(tabs.seen, term.number)), now, rng, term)
+            return _demote(replace(tabs, seen=max(tabs.seen, term.number)), now, term)
         case Leading(term=term) if term < own:
             return tabs, [Post(Leading(own))]  # a tab that woke up late: tell it who leads
     return tabs, []
@@ -380,7 +381,7 @@ def _heard_as_leader(
 def transition(tabs: Leadership, event: TabEvent, rng: RandomSource) -> Result:
     match tabs.role, event:
         case R.IDLE, Begin(now=now):
-            return _follow(tabs, now, rng, None)
+            return _follow(tabs, now, None)
 
         case R.FOLLOWING, LockGranted(lock=lock) if lock == tabs.lock:
             term = Term(tabs.seen + 1, tabs.me)
@@ -390,12 +391,12 @@ def transition(tabs: Leadership, event: TabEvent, rng: RandomSource) -> Result:
             return tabs, [ReleaseLock(lock)]  # a grant we stopped wanting
 
         case R.LEADING, LockLost(lock=lock, now=now) if lock == tabs.lock:
-            return _demote(tabs, now, rng, None)
+            return _demote(tabs, now, None)
         case R.LEADING, Frozen(now=now):
-            nxt, effects = _demote(tabs, now, rng, None)
+            nxt, effects = _demote(tabs, now, None)
             return nxt, [Post(Bye(_own(tabs))), *effects]
         case R.LEADING, Heard(message=message, now=now):
-            return _heard_as_leader(tabs, message, now, rng)
+            return _heard_as_leader(tabs, message, now)
 
         case R.FOLLOWING, Heard(message=message, now=now):
             return _heard_as_follower(tabs, message, now, rng)

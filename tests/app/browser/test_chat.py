@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from app.wire import frames
 from app.wire.close_codes import NORMAL, UNAUTHORIZED
@@ -503,12 +504,27 @@ async def test_a_page_kept_for_the_back_button_steps_down_and_queues_again(share
     await settle()
 
 
-async def test_a_follower_that_hears_nothing_takes_the_lock(shared_page):
+class Hurried:
+    """``time`` for the adapter with its wall clock at the timers' pace."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+        self.start = time.time()
+
+    def time(self) -> float:
+        return self.start + (time.time() - self.start) * self.scale
+
+
+async def test_a_follower_that_hears_nothing_takes_the_lock(shared_page, monkeypatch):
+    from app.browser import chat_connection
+
     silent = fakejs.OtherTab(CHANNEL)
     silent.take_lock()  # a leader that cannot run: it never answers
     await settle()
+    monkeypatch.setattr(chat_connection, "time", Hurried(100.0))
     chat, panel = mount_shared(shared_page, timer_scale=lambda: 100.0)
-    # The answer time (5-6 s) passes at 100x: wait for what follows it, not for a guess of it.
+    # The quiet time, the probe and its answer time (about 21 s) pass at 100x: wait for what
+    # follows them, not for a guess of them.
     for _ in range(200):
         if sharing(shared_page) == "leader":
             break

@@ -77,11 +77,11 @@ CLOSED = Leadership(ME, R.CLOSED, lock=5)
 ROWS = [
     # ---------------------------------------------------------------- joining
     (
-        "begin: queue for the lock, ask who leads, start looking",
+        "begin: queue for the lock, ask who leads, start looking (no deadline on the answer)",
         IDLE,
         Begin(7.0),
-        replace(IDLE, role=R.FOLLOWING, lock=1, last_heard=7.0, probing=True),
-        [RequestLock(1, steal=False), Post(Hello(ME)), ANSWER, CHECK],
+        replace(IDLE, role=R.FOLLOWING, lock=1, last_heard=7.0),
+        [RequestLock(1, steal=False), Post(Hello(ME)), CHECK],
     ),
     (
         "the lock is granted: lead with a term above any seen",
@@ -250,15 +250,12 @@ ROWS = [
         "a newer leader announces itself (it stole the lock): follow it",
         LEADING,
         Heard(Leading(NEWER), 120.0),
-        replace(
-            LEADING, role=R.FOLLOWING, lock=6, leader=NEWER, seen=4, last_heard=120.0, probing=True
-        ),
+        replace(LEADING, role=R.FOLLOWING, lock=6, leader=NEWER, seen=4, last_heard=120.0),
         [
             ReleaseLock(5),
             Follow(),
             RequestLock(6, steal=False),
             Post(Hello(ME)),
-            ANSWER,
             CHECK,
         ],
     ),
@@ -266,13 +263,12 @@ ROWS = [
         "the lock was stolen: follow, queue again, ask who leads",
         LEADING,
         LockLost(5, 130.0),
-        replace(LEADING, role=R.FOLLOWING, lock=6, leader=None, last_heard=130.0, probing=True),
+        replace(LEADING, role=R.FOLLOWING, lock=6, leader=None, last_heard=130.0),
         [
             ReleaseLock(5),
             Follow(),
             RequestLock(6, steal=False),
             Post(Hello(ME)),
-            ANSWER,
             CHECK,
         ],
     ),
@@ -287,14 +283,13 @@ ROWS = [
         "about to be frozen: step down first, then queue like anyone else",
         LEADING,
         Frozen(140.0),
-        replace(LEADING, role=R.FOLLOWING, lock=6, leader=None, last_heard=140.0, probing=True),
+        replace(LEADING, role=R.FOLLOWING, lock=6, leader=None, last_heard=140.0),
         [
             Post(Bye(MINE)),
             ReleaseLock(5),
             Follow(),
             RequestLock(6, steal=False),
             Post(Hello(ME)),
-            ANSWER,
             CHECK,
         ],
     ),
@@ -365,6 +360,26 @@ def test_a_frozen_leader_stalls_the_others_less_than_the_liveness_deadline():
     tabs, effects = transition(tabs, TabTimerFired(TabTimer.ANSWER, now + answer.delay), Lowest())
     assert RequestLock(tabs.lock, steal=True) in effects
     assert now + answer.delay <= WORST_STALL_S < DEAD_AFTER_S
+
+
+def test_a_joining_tab_never_steals_from_a_leader_that_answers_its_probes():
+    """A leader can be without a turn for longer than the answer time just as tabs join: a
+    restored browser session starts every tab at once while the first, leading, installs
+    Markdown.  Busy is not dead: a tab steals only when a probe goes unanswered."""
+    rng = Lowest()
+    tabs, effects = transition(IDLE, Begin(0.0), rng)
+    everything = list(effects)
+    now = 0.0
+    for _ in range(12):  # a minute of the leader saying nothing but its answers to probes
+        now += CHECK_EVERY_S
+        for timer in (TabTimer.ANSWER, TabTimer.CHECK):  # a stray answer timer too
+            tabs, effects = transition(tabs, TabTimerFired(timer, now), rng)
+            everything += effects
+        if tabs.probing:
+            tabs, effects = transition(tabs, Heard(Alive(OLDER), now + 1.0), rng)
+            everything += effects
+    assert any(isinstance(e, Post) and isinstance(e.message, Probe) for e in everything)
+    assert [e for e in everything if isinstance(e, RequestLock) and e.steal] == []
 
 
 def test_two_tabs_race_for_the_lock_and_the_loser_follows_the_winner():
