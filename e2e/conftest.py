@@ -26,7 +26,7 @@ from tests.support import (
 )
 
 READY = 'body[data-ready="true"]'
-BOOT_TIMEOUT_MS = 30_000
+BOOT_TIMEOUT_MS = 60_000  # Pyodide boots in 2 to 4 s alone; beside a second test worker, far slower
 
 # Records every value <body data-auth> takes (and when), every chat connection state, and
 # every WebSocket the page constructs, with the data-auth value at that moment.

@@ -125,7 +125,7 @@ def test_a_line_that_drops_mid_download_is_named_and_the_page_comes_back_by_itse
     page.fill("#username", "ada")  # typed while the runtime arrives: it must survive the drop
 
     line.set(OFFLINE)
-    page.wait_for_selector('#boot[data-state="interrupted"]', timeout=10_000)
+    page.wait_for_selector('#boot[data-state="interrupted"]', timeout=30_000)
     assert "connection dropped" in page.inner_text("#boot-message")
     assert page.locator("#boot-reload").is_visible()  # for those who would rather not wait
     assert page.evaluate("document.body.dataset.ready") == "false"
