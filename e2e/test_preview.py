@@ -104,7 +104,9 @@ def assert_shows(page: Page, state: PreviewState) -> None:
         assert panel.get_attribute("data-degraded") == ("true" if state.degraded else "false")
     extra = EXTRA_CHECKS.get(state.id)
     if extra is not None:
-        assert page.locator(extra).count() >= 1, extra
+        # Waited for, not counted at once: a state that retries (unreachable) clears its
+        # countdown while each retry is out, which on a busy machine lasts a while.
+        page.locator(extra).first.wait_for(timeout=SETTLE_MS)
     assert page.locator(".py-error").count() == 0
 
 
