@@ -220,10 +220,6 @@ class EmulatedLine:
         self.cdp.send("Network.emulateNetworkConditions", UNTHROTTLED)
 
 
-def emulate(page: Page, link: str) -> EmulatedLine:
-    return EmulatedLine(page, link)
-
-
 def open_app(page: Page, path: str = "/") -> None:
     page.goto(path)
     page.wait_for_selector(READY, timeout=BOOT_TIMEOUT_MS)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from e2e.conftest import BOOT_TIMEOUT_MS, emulate, make_pages
+from e2e.conftest import BOOT_TIMEOUT_MS, EmulatedLine, make_pages
 from tests.support import ROOT
 
 HINT = """localStorage.setItem("pychat.auth.hint",
@@ -231,7 +231,7 @@ def test_on_a_slow_link_the_first_visit_starts_normally_and_the_next_from_the_ke
     the first visit starts normally, then keeps the snapshot in the background; the repeat
     visit starts from it without asking the network."""
     page, _ = pages.new()
-    line = emulate(page, "mobile")
+    line = EmulatedLine(page, "mobile")
     page.goto("/")
     # The path is chosen once the line is judged; keeping and reusing the snapshot is the same
     # on any line after that, so the rest need not crawl.

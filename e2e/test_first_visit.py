@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from e2e.conftest import emulate
+from e2e.conftest import EmulatedLine
 from tests.support import PASSWORD
 
 SLOW_VISIT_MS = 120_000
@@ -44,7 +44,7 @@ def test_credentials_typed_and_submitted_before_python_sign_in_exactly_once(page
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
     bodies: list[tuple[str, str]] = []
     page.on("request", lambda request: bodies.append((request.url, request.post_data or "")))
-    line = emulate(page, "mobile")
+    line = EmulatedLine(page, "mobile")
     page.goto(f"/?start={start}", wait_until="commit")
 
     # Typed as a person would, as soon as the form takes focus; Enter long before Python runs.
@@ -85,7 +85,7 @@ def test_an_early_enter_before_the_guard_is_in_place_does_nothing(pages, start):
     page.route("**/static/boot.js*", lambda route: held.append(route))
     navigations: list[str] = []
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
-    line = emulate(page, "mobile")
+    line = EmulatedLine(page, "mobile")
     page.goto(f"/?start={start}", wait_until="commit")
     page.wait_for_selector("#username")
     page.fill("#username", "ada")

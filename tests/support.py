@@ -91,9 +91,6 @@ def add_users(db: Path, names: Iterable[str], password: str) -> None:
     with ThreadPoolExecutor(max_workers=1) as thread:
         thread.submit(asyncio.run, add()).result()
 
-    def log(self) -> str:
-        return self.log_path.read_text() if self.log_path.exists() else ""
-
 
 def session_token(server: ServerProcess, name: str = "ada", password: str = PASSWORD) -> str:
     """Sign ``name`` in to a running ``server`` over real HTTP; the session cookie's value."""

@@ -186,6 +186,7 @@ class Element(Target):
         parent = self.parent
         for offset, node in enumerate(nodes, start=1):
             if node.parent is not None:
+                _lose_focus_within(node)
                 node.parent.children.remove(node)
             node.parent = parent
             parent.children.insert(parent.children.index(self) + offset, node)
