@@ -147,9 +147,13 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
-    def health(self) -> dict:
-        """This replica's ``/api/health`` body (status, storage, sockets)."""
-        with urllib.request.urlopen(self.url + "/api/health", timeout=2) as response:
+    def health(self, timeout: float = 15.0) -> dict:
+        """This replica's ``/api/health`` body (status, storage, sockets).
+
+        The deadline is for a replica that is gone, not a speed check: a replica carrying
+        hundreds of busy sockets on a shared machine can take seconds to get to the request.
+        """
+        with urllib.request.urlopen(self.url + "/api/health", timeout=timeout) as response:
             return json.loads(response.read())
 
 
