@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
 import json
+from pathlib import Path
 
 import pytest
 
+from backend.build import build
 from e2e.conftest import BOOT_TIMEOUT_MS, EmulatedLine, make_pages
 from tests.support import ROOT
+from tools.static_site import static_server
 
 HINT = """localStorage.setItem("pychat.auth.hint",
   JSON.stringify({v: 1, user: "ada", expires_at: Date.now() / 1000 + 3600}));"""
@@ -181,27 +183,41 @@ def test_the_snapshot_is_let_go_once_restored(pages):
     page.close()
 
 
-@pytest.mark.parametrize("form", ["gzip file", "raw (decoded on the way)"])
-def test_the_snapshot_starts_the_runtime_in_either_form_a_host_sends(pages, form, tmp_path):
-    """Static hosts send the gzip file as it is (the page inflates it); our server, or a host
-    that labels .gz files `Content-Encoding`, has the browser decode it on the way, and the page
-    must not inflate it a second time."""
-    snapshot = ROOT / "vendor" / "pyodide" / "314.0.7" / "app" / "snapshot.gz"
-    if form != "gzip file":
-        raw = tmp_path / "snapshot"
-        raw.write_bytes(gzip.decompress(snapshot.read_bytes()))
-        snapshot = raw
-    page, _ = pages.new()
-    # From a file, which Playwright's driver reads itself: 30 MiB handed over as a body would
-    # cross its pipe as base64 first.
-    page.route(
-        "**/app/snapshot.gz*",
-        lambda route: route.fulfill(status=200, content_type="application/gzip", path=snapshot),
-    )
-    page.goto("/?start=snapshot")
-    page.wait_for_selector('body[data-auth="anonymous"]', timeout=BOOT_TIMEOUT_MS)
-    assert path_taken(page) == "snapshot"
-    page.close()
+@pytest.fixture(scope="module")
+def static_build(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("builds") / "app"
+    build(out)
+    return out
+
+
+def snapshot_encodings(page) -> list[str | None]:
+    """The Content-Encoding of each snapshot response the page will get."""
+    encodings: list[str | None] = []
+
+    def seen(response) -> None:
+        if "/app/snapshot.gz" in response.url:
+            encodings.append(response.headers.get("content-encoding"))
+
+    page.on("response", seen)
+    return encodings
+
+
+@pytest.mark.parametrize("label_gzip", [False, True], ids=["gzip file", "decoded on the way"])
+def test_the_snapshot_starts_the_runtime_in_either_form_a_host_sends(
+    browser, static_build, label_gzip
+):
+    """Plain static hosts send the gzip file as it is (the page inflates it); a host that labels
+    .gz files `Content-Encoding: gzip` has the browser inflate it on the way, and the page must
+    not inflate it a second time (our own server sends the gzip file, brotli-encoded)."""
+    with static_server(static_build, label_gzip=label_gzip) as origin:
+        for pages in make_pages(browser, origin):
+            page, _ = pages.new()
+            encodings = snapshot_encodings(page)
+            page.goto("/?start=snapshot")
+            page.wait_for_selector('body[data-auth="anonymous"]', timeout=BOOT_TIMEOUT_MS)
+            assert path_taken(page) == "snapshot"
+            assert encodings[:1] == (["gzip"] if label_gzip else [None])
+            page.close()
 
 
 def kept_snapshots(page) -> list[str]:
