@@ -31,8 +31,9 @@ BOOT_TIMEOUT_MS = 60_000  # Pyodide boots in 2 to 4 s alone; beside a second tes
 # otherwise recompiles the interpreter's hot functions with the optimising compiler in
 # background threads: CPU that the suite's other worker needs, for code a test runs too briefly
 # to gain from.  Behaviour is the same; only the benchmarks, which measure what users get, keep
-# Chromium's defaults.  Measured: e2e/test_tabs.py and e2e/test_chat.py on two workers went from
-# 259 s to 218 s.
+# Chromium's defaults.  Measured on two workers: e2e/test_tabs.py with e2e/test_chat.py, 259 s
+# to 218 s; e2e/test_boot.py with e2e/test_auth.py (normal-path starts run slower code), 181 s
+# to 171 s.
 E2E_CHROMIUM_ARGS = [*CHROMIUM_ARGS, "--js-flags=--liftoff-only"]
 
 # Records every value <body data-auth> takes (and when), every chat connection state, and
