@@ -5,9 +5,9 @@ build: what a designer runs on a laptop, with no API behind it.
         page.goto(f"{origin}/team/pychat/")
 
 ``static_server(site, label_gzip=True)`` (``python -m tools.static_site PORT --directory DIR``)
-is the other kind of host: one that maps the
-``.gz`` extension to ``Content-Encoding: gzip`` (Apache's ``AddEncoding``, several CDNs), so the
-browser inflates such a file on the way and the page receives what was inside it.
+is the other kind of host: one that maps the ``.gz`` extension to ``Content-Encoding: gzip``
+(Apache's ``AddEncoding``, several CDNs), so the browser inflates such a file on the way and
+the page receives what was inside it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools.processes import ROOT
 
 
 class GzipLabellingHandler(http.server.SimpleHTTPRequestHandler):
