@@ -26,7 +26,12 @@ from tests.support import (
 )
 
 READY = 'body[data-ready="true"]'
-BOOT_TIMEOUT_MS = 60_000  # Pyodide boots in 2 to 4 s alone; beside a second test worker, far slower
+# How long start-up work may take before a test calls it hung: a boot, a restore, the chat's
+# download, import and connect.  Pyodide boots in 2 to 4 s alone, but this work is CPU-bound and
+# shares two cores with the other test worker and with every tab a test starts together (four
+# tabs restored at once beside one busy core: 11 to 13 s to authenticated, 17 s to open).  It
+# is a hang detector, never a speed check.
+BOOT_TIMEOUT_MS = 60_000
 # The suite's Chromium runs WebAssembly on V8's baseline compiler (Liftoff) only.  Each page
 # otherwise recompiles the interpreter's hot functions with the optimising compiler in
 # background threads: CPU that the suite's other worker needs, for code a test runs too briefly
@@ -233,7 +238,7 @@ def open_app(page: Page, path: str = "/") -> None:
     page.wait_for_selector(READY, timeout=BOOT_TIMEOUT_MS)
 
 
-def settled(page: Page, auth: str, timeout: float = 10_000) -> None:
+def settled(page: Page, auth: str, timeout: float = BOOT_TIMEOUT_MS) -> None:
     page.wait_for_selector(f'body[data-auth="{auth}"]', timeout=timeout)
 
 
@@ -244,7 +249,7 @@ def sign_in(page: Page, name: str, password: str = PASSWORD) -> None:
     page.click("#login-form button[type=submit]")
 
 
-def chat_open(page: Page, timeout: float = 15_000) -> None:
+def chat_open(page: Page, timeout: float = BOOT_TIMEOUT_MS) -> None:
     page.wait_for_selector('#chat-panel[data-connection="open"]', timeout=timeout)
 
 

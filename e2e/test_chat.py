@@ -201,7 +201,7 @@ def test_restart_reconnects_and_delivers_what_was_typed_meanwhile_exactly_once(b
         restarted = ServerProcess(own_server.db, port=own_server.port).start()
         own_server.proc = restarted.proc  # so the fixture stops it
         own_server._log = restarted._log
-        chat_open(page, timeout=30_000)
+        chat_open(page)
         page.wait_for_function(
             "document.querySelectorAll('.chat-message[data-role=user][data-status=sent]')"
             ".length === 2"

@@ -77,7 +77,7 @@ def test_killing_the_replica_that_holds_the_socket_loses_nothing(cluster, cluste
     # Typed while the connection is down: it must go out once the page is back.
     page.wait_for_selector("#chat-panel:not([data-connection='open'])", timeout=10_000)
     send(page, "typed during the failover")
-    chat_open(page, timeout=30_000)
+    chat_open(page)
     sent = page.locator(".chat-message[data-role='user']", has_text="typed during the failover")
     sent.and_(page.locator("[data-status='sent']")).wait_for(timeout=15_000)
     page.locator(

@@ -36,7 +36,7 @@ def test_a_reply_cut_by_a_crash_shows_cut_and_regenerates_once(browser, tmp_path
         servers[0].stop(signal.SIGKILL)
         page.wait_for_selector('#chat-panel:not([data-connection="open"])')
         servers.append(ServerProcess(db, port=servers[0].port).start())
-        chat_open(page, timeout=30_000)
+        chat_open(page)
 
         # The tab that watched it stream: what it had shown, marked cut, with Regenerate.
         cut = page.locator(f'{REPLY}[data-status="failed"]')

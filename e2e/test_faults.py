@@ -59,7 +59,7 @@ def pages(browser, line):
 def signed_in(page, name: str) -> None:
     open_app(page)
     sign_in(page, f"faults-{name}")
-    chat_open(page, timeout=30_000)
+    chat_open(page)
 
 
 def stored(server: ServerProcess, name: str, role: str) -> list[str]:
@@ -93,7 +93,7 @@ def test_on_a_slow_lossy_line_sign_in_and_chat_work(pages, line):
     line.delay(200)
     line.hold(0.05, 400)
     sign_in(page, "faults-latency")
-    chat_open(page, timeout=30_000)
+    chat_open(page)
     send(page, "over a slow line")
     page.wait_for_selector(SENT, timeout=15_000)
     page.wait_for_selector(f'{REPLY}[data-status="done"]', timeout=15_000)

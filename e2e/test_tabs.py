@@ -73,11 +73,11 @@ def answered_everywhere(tabs: list[Page], text: str) -> None:
     """Every tab shows ``text`` sent and the assistant's finished reply quoting it."""
     for tab in tabs:
         sent = tab.locator('.chat-message[data-role="user"][data-status="sent"]', has_text=text)
-        sent.wait_for(timeout=15_000)
+        sent.wait_for(timeout=30_000)
         reply = tab.locator(
             '.chat-message[data-role="assistant"][data-status="done"]', has_text=text
         )
-        reply.wait_for(timeout=15_000)
+        reply.wait_for(timeout=30_000)
 
 
 def once_everywhere(tabs: list[Page], *typed: str) -> None:
