@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 from playwright.sync_api import Page
 
 from e2e.conftest import (
@@ -86,19 +85,17 @@ def once_everywhere(tabs: list[Page], *typed: str) -> None:
         assert [sum(t == s for s in shown) for t in typed] == [1] * len(typed), shown
 
 
-def test_three_tabs_construct_exactly_one_websocket(pages):
-    tabs = signed_in_tabs(pages, "tabs-ada", 3)
+def test_five_tabs_construct_one_websocket_and_a_follower_message_reaches_every_tab(pages):
+    """The first tab leads; four opened together follow it on its one socket, and what a
+    follower types is acknowledged, answered and shown once in every tab."""
+    tabs = signed_in_tabs(pages, "tabs-ada", 5)
     leader = leader_of(tabs)
-    assert leader is tabs[0] and [role(t) for t in tabs[1:]] == ["follower", "follower"]
+    assert leader is tabs[0] and [role(t) for t in tabs[1:]] == ["follower"] * 4
     assert socket_count(tabs) == 1
     [made] = sockets(leader)
     assert made["url"].endswith("/api/ws") and made["opened"]
     assert all(t.get_attribute("#chat-panel", "data-connection") == "open" for t in tabs)
     assert len({t.inner_text("#chat-status") for t in tabs}) == 1  # a follower says the same
-
-
-def test_a_follower_message_is_acknowledged_answered_and_streams_into_every_tab(pages):
-    tabs = signed_in_tabs(pages, "tabs-bob", 3)
     send(tabs[2], "from the third tab")
     answered_everywhere(tabs, "from the third tab")
     once_everywhere(tabs, "from the third tab")
@@ -263,10 +260,3 @@ def test_without_broadcast_channel_the_tab_keeps_its_own_socket(pages):
     sign_in(page, "tabs-jo")
     chat_open(page)
     assert role(page) == "alone" and "?mode=tab&tab=" in sockets(page)[0]["url"]
-
-
-@pytest.mark.parametrize("count", [5])
-def test_five_tabs_still_one_socket(pages, count):
-    tabs = signed_in_tabs(pages, "tabs-kai", count)
-    leader_of(tabs)
-    assert socket_count(tabs) == 1
