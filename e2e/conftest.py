@@ -26,6 +26,10 @@ from tests.support import (
 )
 
 READY = 'body[data-ready="true"]'
+# What the browser logs when a test stops the server under a page: the socket's failure,
+# requests while it is down (refused), and a request in flight at the moment it died (reset:
+# a background download such as the kept snapshot or a wheel).
+SERVER_GONE = r"WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET"
 # How long start-up work may take before a test calls it hung: a boot, a restore, the chat's
 # download, import and connect.  Pyodide boots in 2 to 4 s alone, but this work is CPU-bound and
 # shares two cores with the other test worker and with every tab a test starts together (four

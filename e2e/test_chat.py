@@ -8,6 +8,7 @@ import time
 import pytest
 
 from e2e.conftest import (
+    SERVER_GONE,
     caught_up,
     chat_at_rest,
     chat_open,
@@ -184,7 +185,7 @@ def test_restart_reconnects_and_delivers_what_was_typed_meanwhile_exactly_once(b
     pages = next(gen)
     try:
         page, watch = pages.new()
-        watch.allow(r"WebSocket connection to .* failed|ERR_CONNECTION_REFUSED")
+        watch.allow(SERVER_GONE)
         open_app(page)
         sign_in(page, "ivy")
         chat_open(page)
