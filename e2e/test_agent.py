@@ -166,7 +166,7 @@ def test_an_upstream_failure_shows_clear_words_and_the_next_turn_works(
     page, _, _ = chatting(agent_pages, user)
     send(page, prompt)
     failed = page.locator(f'{REPLY}[data-status="failed"]').first
-    failed.wait_for(timeout=10_000)
+    failed.wait_for(timeout=30_000)
     assert words in failed.locator(".chat-state").inner_text()
     assert page.locator("#chat-input").is_enabled()
     send(page, "are you back")
@@ -176,7 +176,7 @@ def test_an_upstream_failure_shows_clear_words_and_the_next_turn_works(
     failed.locator(".chat-turn-retry").click()
     users = page.locator('.chat-message[data-role="user"] .chat-text')
     assert users.all_inner_texts() == [prompt, "are you back", prompt]
-    page.locator(f'{REPLY}[data-status="failed"]').nth(1).wait_for(timeout=10_000)
+    page.locator(f'{REPLY}[data-status="failed"]').nth(1).wait_for(timeout=30_000)
     assert failed.locator(".chat-turn-retry").count() == 0
 
 
@@ -212,9 +212,9 @@ def test_stop_and_retry_pressed_in_a_follower_tab_reach_the_leader_s_socket(agen
 
     send(follower, "please fail")
     failed = follower.locator(f'{REPLY}[data-status="failed"]').first
-    failed.wait_for(timeout=10_000)
+    failed.wait_for(timeout=30_000)
     failed.locator(".chat-turn-retry").click()
-    follower.locator(f'{REPLY}[data-status="failed"]').nth(1).wait_for(timeout=10_000)
+    follower.locator(f'{REPLY}[data-status="failed"]').nth(1).wait_for(timeout=30_000)
     questions = ["count slowly", "please fail", "please fail"]
     for page in (leader, follower):
         texts = page.locator('.chat-message[data-role="user"] .chat-text')

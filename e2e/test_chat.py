@@ -210,7 +210,7 @@ def test_restart_reconnects_and_delivers_what_was_typed_meanwhile_exactly_once(b
         page.wait_for_function(
             "document.querySelectorAll('.chat-message[data-role=assistant][data-status=done]')"
             ".length === 2",
-            timeout=10_000,
+            timeout=30_000,
         )
         made = sockets(page)
         assert sum(1 for s in made if s["opened"]) == 2  # the first, and one reconnect

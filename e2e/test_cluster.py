@@ -79,10 +79,10 @@ def test_killing_the_replica_that_holds_the_socket_loses_nothing(cluster, cluste
     send(page, "typed during the failover")
     chat_open(page)
     sent = page.locator(".chat-message[data-role='user']", has_text="typed during the failover")
-    sent.and_(page.locator("[data-status='sent']")).wait_for(timeout=15_000)
+    sent.and_(page.locator("[data-status='sent']")).wait_for(timeout=30_000)
     page.locator(
         ".chat-message[data-role='assistant']", has_text="typed during the failover"
-    ).wait_for(timeout=15_000)
+    ).wait_for(timeout=30_000)
     assert page.get_attribute("body", "data-auth") == "authenticated"
     survivor = 1 - victim
     assert sockets_on(cluster.replicas[survivor]) == 1
