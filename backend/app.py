@@ -88,7 +88,6 @@ def create_app(settings: Settings, agent: Agent | None = None) -> web.Applicatio
     app[METRICS] = Metrics()  # served only by a listener of its own (backend.metrics.serve_on)
     app[STORAGE] = open_storage(settings.storage_url, settings)
     app[auth.CHECKER] = PasswordChecker(settings.max_concurrent_hashes, settings.max_waiting_hashes)
-    app[auth.SECURE] = settings.secure_cookies
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_purge_expired_sessions)

@@ -25,7 +25,7 @@ from app.wire.urls import LOGIN_URL, LOGOUT_ALL_URL, LOGOUT_URL, SESSION_URL
 from backend.errors import json_error
 from backend.keys import HUB, SETTINGS, STORAGE
 from backend.metrics import count_sign_ins, count_validations
-from backend.middleware import client_address
+from backend.middleware import client_address, served_over_https
 from backend.passwords import Busy, PasswordChecker
 from backend.sessions import Session
 from backend.storage import StorageUnavailable
@@ -36,7 +36,6 @@ DEVICE_COOKIE = "pychat_device"
 MAX_BODY = 4096
 
 CHECKER = web.AppKey("password_checker", PasswordChecker)
-SECURE = web.AppKey("secure_cookies", bool)
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -101,7 +100,7 @@ def set_session_cookie(response: web.Response, request: web.Request, token: str,
         path="/",
         httponly=True,
         samesite="Strict",
-        secure=request.app[SECURE] or request.secure,
+        secure=served_over_https(request),
     )
 
 
@@ -113,7 +112,7 @@ def set_device_cookie(response: web.Response, request: web.Request, value: str) 
         path="/" + LOGIN_URL,  # the only place it is read
         httponly=True,
         samesite="Strict",
-        secure=request.app[SECURE] or request.secure,
+        secure=served_over_https(request),
     )
 
 
@@ -123,7 +122,7 @@ def clear_session_cookie(response: web.StreamResponse, request: web.Request) -> 
         path="/",
         httponly=True,
         samesite="Strict",
-        secure=request.app[SECURE] or request.secure,
+        secure=served_over_https(request),
     )
 
 

@@ -234,6 +234,30 @@ async def test_the_device_cookie_is_httponly_strict_and_read_only_by_the_sign_in
     assert cookie.value.startswith("ada:") and PASSWORD not in cookie.value
 
 
+@pytest.mark.parametrize(
+    ("settings_overrides", "forwarded", "secure"),
+    [
+        (BEHIND_PROXY, "https", True),  # TLS ends at the proxy: the browser is on https
+        (BEHIND_PROXY, "http", False),
+        ({}, "https", False),  # an untrusted peer's claim counts for nothing
+    ],
+    indirect=["settings_overrides"],
+)
+async def test_cookies_are_secure_when_a_trusted_proxy_says_the_page_is_on_https(
+    server, forwarded, secure
+):
+    response = await server.login(headers={"X-Forwarded-Proto": forwarded})
+    assert response.status == 200
+    for name in (COOKIE_NAME, DEVICE_COOKIE):
+        assert bool(response.cookies[name]["secure"]) is secure, name
+    logout = await server.http.post(
+        server.url + "/api/auth/logout",
+        headers={"Origin": server.origin, "X-Forwarded-Proto": forwarded},
+    )
+    assert logout.status == 204
+    assert bool(logout.cookies[COOKIE_NAME]["secure"]) is secure  # the clearing cookie matches
+
+
 @pytest.mark.parametrize("settings_overrides", [BEHIND_PROXY], indirect=True)
 async def test_a_device_cookie_counts_only_for_its_own_user_and_only_if_genuine(server):
     await server.server.app[STORAGE].users.add("bob", PASSWORD)
