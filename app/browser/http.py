@@ -32,7 +32,9 @@ async def request(method: str, url: str, body: dict | None = None) -> Reply:
     }
     if body is not None:
         options["headers"]["Content-Type"] = "application/json"
-        options["body"] = json.dumps(body)
+        # Non-ASCII as itself: an escaped astral character takes 12 bytes instead of 4, and
+        # would push the longest credentials the form allows past the server's body limit.
+        options["body"] = json.dumps(body, ensure_ascii=False)
     if method == "POST" and body is None:
         options["keepalive"] = True  # logout must reach the server even if the page closes
     try:

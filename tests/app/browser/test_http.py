@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from app.browser.http import BrowserLink, request, socket_url
 from app.browser.storage import KeyValue
+from app.wire.limits import MAX_FIELD
+from backend.auth import MAX_BODY
 from tests.app.browser import fakejs
 
 
@@ -18,6 +22,20 @@ async def test_a_json_request_carries_the_body_a_deadline_and_same_origin_creden
     assert url == "api/auth/login" and options["credentials"] == "same-origin"
     assert options["body"] == '{"username": "ada"}' and options["signal"] == ("timeout", 8000)
     assert "keepalive" not in options
+
+
+async def test_the_longest_credentials_the_server_takes_fit_its_body_limit_as_the_page_sends_them(
+    page,
+):
+    async def answer(url, options):
+        return fakejs.Response(200, "{}")
+
+    page.fetch_handler = answer
+    longest = {"username": "👩" * MAX_FIELD, "password": "🔑" * MAX_FIELD}
+    await request("POST", "api/auth/login", longest)
+    [(_url, options)] = page.requests
+    assert json.loads(options["body"]) == longest
+    assert len(options["body"].encode("utf-8")) <= MAX_BODY  # escaped, it would be 6,000+
 
 
 async def test_a_bodiless_post_is_kept_alive_and_a_non_json_answer_has_no_body(page):
