@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from app.wire.limits import MAX_TEXT
 from e2e.conftest import (
     SERVER_GONE,
     caught_up,
@@ -105,6 +106,19 @@ def test_chat_round_trip_streams_the_reply(pages):
     page.press("#chat-input", "Shift+Enter")
     page.keyboard.type("two")
     assert page.input_value("#chat-input") == "one\ntwo"
+    # The limit counts characters, as the server does: a paste of MAX_TEXT emoji goes in whole
+    # and is sent; one more is refused with the reason, and what was pasted stays in the box.
+    page.fill("#chat-input", "")
+    page.keyboard.insert_text("😀" * MAX_TEXT)  # the browser's own editing path, as a paste
+    assert len(page.input_value("#chat-input")) == MAX_TEXT
+    page.press("#chat-input", "Enter")
+    sent = '.chat-message[data-role="user"][data-status="sent"]'
+    page.locator(sent, has_text="😀😀").wait_for(timeout=30_000)
+    assert len(page.locator(sent).last.locator(".chat-text").inner_text()) == MAX_TEXT
+    page.keyboard.insert_text("😀" * (MAX_TEXT + 1))
+    page.press("#chat-input", "Enter")
+    assert str(MAX_TEXT) in page.inner_text("#chat-notice")
+    assert len(page.input_value("#chat-input")) == MAX_TEXT + 1
 
 
 def test_markup_is_shown_as_text_and_runs_nothing(pages):

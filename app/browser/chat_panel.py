@@ -39,7 +39,6 @@ from app.chat.view import (
 )
 from app.net.connection import ConnState
 from app.net.registry import ConnectionRegistry, Lease
-from app.wire.limits import MAX_TEXT
 
 TICKER = "countdown"  # the Timers name of the once-a-second status refresh
 STREAM_RENDER_EVERY = 0.05  # seconds: Markdown re-renders of a streaming message coalesce
@@ -202,8 +201,10 @@ class ChatPanel:
             "textarea",
             {
                 "id": "chat-input",
+                # No maxlength: it counts UTF-16 units (an emoji is two) and cuts a paste short
+                # without a word.  The outbox refuses a message over MAX_TEXT characters and
+                # keeps it in the box (refusal(), below).
                 "rows": "2",
-                "maxlength": str(MAX_TEXT),
                 "dir": "auto",
                 "placeholder": "Write a message (Enter sends, Shift+Enter adds a line)",
                 "aria-describedby": "chat-status",
