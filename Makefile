@@ -25,10 +25,12 @@ CORES := app/auth/*,app/net/*,app/chat/session.py,app/chat/sharing.py,app/wire/*
 # waits on emulated lines, deadlines and restarts about half the time; two workers keep both
 # cores busy and take 0.55x as long.  `python -m pytest` alone still runs it in one process.
 TEST_WORKERS := -n 2 --dist worksteal
+# The slowest tests at the end of the run: where the suite's time goes, in every CI log.
+SLOWEST := --durations=25
 
 test: setup-test
 	$(PY) -m ruff check .
-	$(PY) -m pytest $(TEST_WORKERS)
+	$(PY) -m pytest $(TEST_WORKERS) $(SLOWEST)
 	$(PY) -m coverage report --include='$(CORES)' --fail-under=100 --skip-covered
 
 unit: setup-test
