@@ -4,9 +4,11 @@ Every signed-in tab of one user asks for the same Web Lock; the tab holding it i
 and owns the socket, the others follow over a ``BroadcastChannel``.  The browser passes the lock
 on by itself when the leader closes, reloads or crashes; this machine decides the rest:
 
-* who counts as the leader: every leader message carries a :class:`Term` (a number one higher
-  than any seen before, and the tab id to break ties), and followers ignore any term older than
-  the newest they know, so a tab that wakes up believing it still leads is never obeyed;
+* who counts as the leader: every leader message carries a :class:`Term` (a number above any
+  seen before and never below the grant's wall-clock milliseconds, and the tab id to break
+  ties), and followers ignore any term older than the newest they know, so a tab that wakes up
+  believing it still leads is never obeyed, while a tab that took the lock without ever hearing
+  its holder still outranks the reign it replaced;
 * a leader that is about to be frozen (page lifecycle ``freeze``) steps down first;
 * a follower that hears nothing for :data:`QUIET_AFTER_S` asks (:class:`Probe`); with no answer
   within :data:`ANSWER_WITHIN_S` it takes the lock away (Web Locks' ``steal``), so a leader
@@ -21,7 +23,7 @@ Time comes in with events and randomness as ``rng``, as in :mod:`app.net.connect
     (<Role.FOLLOWING: 'following'>, RequestLock(lock=1, steal=False))
     >>> tabs, effects = transition(tabs, LockGranted(lock=1, now=0.1), random.Random(1))
     >>> tabs.role, effects[-1]
-    (<Role.LEADING: 'leading'>, Lead(term=Term(number=1, tab='a')))
+    (<Role.LEADING: 'leading'>, Lead(term=Term(number=100, tab='a')))
 
 What the leader and the followers say about the chat itself rides on the same channel and is
 :mod:`app.chat.sharing`'s business; it reads :attr:`Leadership.leader` to know whom to believe.
@@ -321,6 +323,15 @@ def _ask(tabs: Leadership, message: TabMessage, rng: RandomSource) -> Result:
     return nxt, [Post(message), *effects]
 
 
+def _next_term(tabs: Leadership, now: float) -> Term:
+    """The term of a reign granted at ``now``: above every term heard of, and above every
+    reign granted earlier by the browser's one wall clock.  A tab that joins while the leader
+    is too busy to answer, then steals, has heard no term at all; counting only what it heard,
+    it would lead with 1, tie the reign it replaced, and lose on tab ids in every tab still
+    following that reign until each one's own probe (a stale chat and a second socket)."""
+    return Term(max(tabs.seen + 1, int(now * 1000)), tabs.me)
+
+
 def _follow(tabs: Leadership, now: float, leader: Term | None) -> Result:
     """Queue for the lock as a follower and ask for the whole state, without a deadline on
     the answer: a tab that joins (or steps down) steals only by the quiet check's probe.  A
@@ -383,8 +394,8 @@ def transition(tabs: Leadership, event: TabEvent, rng: RandomSource) -> Result:
         case R.IDLE, Begin(now=now):
             return _follow(tabs, now, None)
 
-        case R.FOLLOWING, LockGranted(lock=lock) if lock == tabs.lock:
-            term = Term(tabs.seen + 1, tabs.me)
+        case R.FOLLOWING, LockGranted(lock=lock, now=now) if lock == tabs.lock:
+            term = _next_term(tabs, now)
             nxt = replace(tabs, role=R.LEADING, leader=term, seen=term.number, probing=False)
             return nxt, [*_cancel_timers(), Post(Leading(term)), Lead(term)]
         case _, LockGranted(lock=lock) if lock != tabs.lock or tabs.role is R.CLOSED:

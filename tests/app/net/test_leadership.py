@@ -84,11 +84,18 @@ ROWS = [
         [RequestLock(1, steal=False), Post(Hello(ME)), CHECK],
     ),
     (
-        "the lock is granted: lead with a term above any seen",
+        "the lock is granted: lead with a term above any seen, from the grant's clock (ms)",
         FOLLOWING,
         LockGranted(5, 101.0),
-        replace(FOLLOWING, role=R.LEADING, leader=Term(3, ME), seen=3),
-        [*CANCEL_ALL, Post(Leading(Term(3, ME))), Lead(Term(3, ME))],
+        replace(FOLLOWING, role=R.LEADING, leader=Term(101_000, ME), seen=101_000),
+        [*CANCEL_ALL, Post(Leading(Term(101_000, ME))), Lead(Term(101_000, ME))],
+    ),
+    (
+        "a clock set back since the last reign: still one above any term seen",
+        replace(FOLLOWING, seen=200_000),
+        LockGranted(5, 101.0),
+        replace(FOLLOWING, role=R.LEADING, leader=Term(200_001, ME), seen=200_001),
+        [*CANCEL_ALL, Post(Leading(Term(200_001, ME))), Lead(Term(200_001, ME))],
     ),
     (
         "a grant for a withdrawn request is given back at once",
@@ -383,18 +390,43 @@ def test_a_joining_tab_never_steals_from_a_leader_that_answers_its_probes():
 
 
 def test_two_tabs_race_for_the_lock_and_the_loser_follows_the_winner():
-    """Both followers of a frozen leader steal; the later steal wins and the earlier thief
-    follows it, so exactly one tab leads in the end."""
+    """Both followers of a frozen leader steal; the later steal holds the lock, wins (whatever
+    the tab ids say), and the earlier thief follows it, so exactly one tab leads in the end."""
     rng = Lowest()
-    first = replace(FOLLOWING, me="c")
-    second = replace(FOLLOWING, me="d")
+    first = replace(FOLLOWING, me="d")
+    second = replace(FOLLOWING, me="c")
     first, _ = transition(first, LockGranted(5, 120.0), rng)
     second, _ = transition(second, LockGranted(5, 120.5), rng)
-    assert first.leader == Term(3, "c") and second.leader == Term(3, "d")
+    assert first.leader == Term(120_000, "d") and second.leader == Term(120_500, "c")
     first, effects = transition(first, Heard(Leading(second.leader), 121.0), rng)
-    second, answer = transition(second, Heard(Leading(Term(3, "c")), 121.0), rng)
+    second, answer = transition(second, Heard(Leading(Term(120_000, "d")), 121.0), rng)
     assert (first.role, second.role) == (R.FOLLOWING, R.LEADING)
-    assert Follow() in effects and answer == [Post(Leading(Term(3, "d")))]
+    assert Follow() in effects and answer == [Post(Leading(Term(120_500, "c")))]
+
+
+def test_a_tab_that_steals_without_ever_hearing_the_leader_is_followed_at_once():
+    """A tab joins while the leader is too busy to answer (it has heard no term), probes, and
+    steals.  The followers of the reign it replaced take it as their leader on its first word,
+    though its tab id sorts below the old leader's."""
+    rng = Lowest()
+    old = Term(100_000, "z")  # granted at t=100
+    follower, _ = transition(
+        replace(FOLLOWING, me="m", leader=old, seen=old.number), Heard(Leading(old), 100.5), rng
+    )
+    newcomer, _ = transition(Leadership("a"), Begin(101.0), rng)
+    now = 101.0
+    while not newcomer.probing:  # the leader says nothing the newcomer hears
+        now += CHECK_EVERY_S
+        newcomer, _ = transition(newcomer, TabTimerFired(TabTimer.CHECK, now), rng)
+    now += ANSWER_WITHIN_S
+    newcomer, effects = transition(newcomer, TabTimerFired(TabTimer.ANSWER, now), rng)
+    [steal] = [e for e in effects if isinstance(e, RequestLock)]
+    assert steal.steal and newcomer.seen == 0
+    newcomer, effects = transition(newcomer, LockGranted(steal.lock, now + 0.1), rng)
+    [announced] = [e.message for e in effects if isinstance(e, Post)]
+    follower, effects = transition(follower, Heard(announced, now + 0.2), rng)
+    assert follower.leader == newcomer.leader and follower.leader > old
+    assert LeaderChanged(newcomer.leader) in effects
 
 
 @pytest.mark.parametrize(
