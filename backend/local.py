@@ -1,4 +1,5 @@
-"""The in-process parts of the embedded persistence: throttle windows, signals, presence.
+"""The in-process parts of the embedded persistence: throttle windows, signals, presence and
+the board of open agent runs.
 
 Right for one process; :mod:`backend.redis_storage` has the shared equivalents.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 
-from backend.storage import Claim, Handler, Signal
+from backend.storage import Claim, Handler, OpenRun, Signal
 
 
 class MemoryHits:
@@ -75,3 +76,27 @@ class LocalPresence:
 
     async def refresh(self, held: list[tuple[bytes, str, str]]) -> None:
         return None  # nothing can go stale inside one process
+
+
+class LocalRunBoard:
+    """Open agent runs of one process, per user (no lease: the process that runs them is this
+    one, and it forgets them when it ends)."""
+
+    def __init__(self) -> None:
+        self._runs: dict[int, dict[str, OpenRun]] = {}
+
+    async def open(self, user_id: int, run: OpenRun) -> None:
+        self._runs.setdefault(user_id, {})[run.reply_to] = run
+
+    async def close(self, user_id: int, run: OpenRun) -> None:
+        runs = self._runs.get(user_id)
+        if runs is not None and runs.get(run.reply_to) == run:
+            del runs[run.reply_to]
+            if not runs:
+                del self._runs[user_id]
+
+    async def refresh(self, held: list[tuple[int, OpenRun]]) -> None:
+        return None  # nothing can go stale inside one process
+
+    async def listed(self, user_id: int) -> list[OpenRun]:
+        return sorted(self._runs.get(user_id, {}).values(), key=lambda r: r.opened_at)

@@ -18,8 +18,13 @@ Keys (all under ``pychat:``):
   (``*`` for the session's one socket, a tab id in per-tab mode);
   owners refresh their entries every 10 s and an entry older than :data:`STALE_AFTER` is gone
   (its replica died), so a crash never locks a session out;
+* ``runs:<user id>`` hash reply_to -> JSON (run_id, replica, opened_at, seen): the user's open
+  agent runs (:class:`~backend.storage.RunBoard`), refreshed like presence and gone after
+  :data:`RUN_STALE_AFTER`;
 * channel ``pychat:signals``: JSON :class:`~backend.storage.SessionClosed` and
-  :class:`~backend.storage.TabClaimed` for every replica's hub.
+  :class:`~backend.storage.TabClaimed` for every replica's hub, and
+  :class:`~backend.storage.RunAsked` and :class:`~backend.storage.RunRelayed` between the
+  replica running an agent run and one whose socket shows it.
 
 Multi-step changes are Lua scripts, so two replicas never interleave them.  Any connection
 error becomes :class:`~backend.storage.StorageUnavailable` (fail closed); the client reconnects
@@ -47,6 +52,9 @@ from backend.sessions import SessionRow
 from backend.storage import (
     Claim,
     Handler,
+    OpenRun,
+    RunAsked,
+    RunRelayed,
     SessionClosed,
     Signal,
     StorageUnavailable,
@@ -61,6 +69,9 @@ CHANNEL = PREFIX + "signals"
 HISTORY_CAP = 1000  # messages kept per user (the page shows the newest 100)
 SEEN_FOR = 7 * 24 * 3600  # seconds a message id stays a duplicate
 STALE_AFTER = 30.0  # seconds without refresh after which a socket's presence is gone
+# Seconds without refresh after which an agent run's entry is gone: its replica refreshes it
+# every 2 s (backend.runs.LEASE_EVERY), and a page shown a run that died waits this long.
+RUN_STALE_AFTER = 10.0
 DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
 # Calls in flight at once per process; beyond it a call is refused as unavailable (the
 # process is overloaded: shedding is right).  Ten replicas at their peak fit Redis's 10,000.
@@ -365,6 +376,65 @@ class RedisPresence:
             await guarded(pipe.execute())
 
 
+# Forget the run ``ARGV[1]`` only if replica ``ARGV[2]`` still runs it.
+CLOSE_RUN = """
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if value and cjson.decode(value).replica == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 1
+"""
+
+
+class RedisRunBoard:
+    def __init__(self, redis: Redis, clock: Callable[[], float]) -> None:
+        self._redis = redis
+        self._clock = clock
+        self._close = redis.register_script(CLOSE_RUN)
+
+    @staticmethod
+    def _key(user_id: int) -> str:
+        return f"{PREFIX}runs:{user_id}"
+
+    def _value(self, run: OpenRun) -> str:
+        return json.dumps(
+            {
+                "run_id": run.run_id,
+                "replica": run.replica,
+                "opened_at": run.opened_at,
+                "seen": self._clock(),
+            }
+        )
+
+    async def open(self, user_id: int, run: OpenRun) -> None:
+        await self.refresh([(user_id, run)])
+
+    async def close(self, user_id: int, run: OpenRun) -> None:
+        await guarded(self._close(keys=[self._key(user_id)], args=[run.reply_to, run.replica]))
+
+    async def refresh(self, held: list[tuple[int, OpenRun]]) -> None:
+        if not held:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id, run in held:
+                pipe.hset(self._key(user_id), run.reply_to, self._value(run))
+                pipe.pexpire(self._key(user_id), math.ceil(RUN_STALE_AFTER * 2000))
+            await guarded(pipe.execute())
+
+    async def listed(self, user_id: int) -> list[OpenRun]:
+        entries = await guarded(self._redis.hgetall(self._key(user_id)))
+        fresh_after = self._clock() - RUN_STALE_AFTER
+        runs = []
+        for reply_to, raw in entries.items():
+            try:
+                data = json.loads(raw)
+                if float(data["seen"]) >= fresh_after:
+                    runs.append(
+                        OpenRun(reply_to, data["run_id"], data["replica"], data["opened_at"])
+                    )
+            except (ValueError, KeyError, TypeError):
+                continue
+        return sorted(runs, key=lambda r: r.opened_at)
+
+
 # ------------------------------------------------------------------------------ signals
 
 
@@ -378,6 +448,32 @@ def encode_signal(signal: Signal) -> str:
             return json.dumps(
                 {"type": "tab_claimed", "session": session.hex(), "tab": tab, "owner": owner}
             )
+        case RunAsked():
+            return json.dumps(
+                {
+                    "type": "run_asked",
+                    "session": signal.session.hex(),
+                    "replica": signal.replica,
+                    "user_id": signal.user_id,
+                    "reply_to": signal.reply_to,
+                    "action": signal.action,
+                    "tab": signal.tab,
+                    "asker": signal.asker,
+                }
+            )
+        case RunRelayed():
+            return json.dumps(
+                {
+                    "type": "run_relayed",
+                    "session": signal.session.hex(),
+                    "replica": signal.replica,
+                    "tab": signal.tab,
+                    "reply_to": signal.reply_to,
+                    "frame": signal.frame,
+                    "last": signal.last,
+                },
+                ensure_ascii=False,
+            )
     raise TypeError(signal)
 
 
@@ -389,6 +485,26 @@ def decode_signal(raw: str) -> Signal | None:
             return SessionClosed(session, int(data["code"]), str(data["reason"]))
         if data["type"] == "tab_claimed":
             return TabClaimed(session, str(data["tab"]), str(data["owner"]))
+        if data["type"] == "run_asked":
+            return RunAsked(
+                str(data["replica"]),
+                int(data["user_id"]),
+                str(data["reply_to"]),
+                str(data["action"]),
+                session,
+                str(data["tab"]),
+                str(data["asker"]),
+            )
+        if data["type"] == "run_relayed":
+            frame = data["frame"]
+            return RunRelayed(
+                str(data["replica"]),
+                session,
+                str(data["tab"]),
+                str(data["reply_to"]),
+                None if frame is None else str(frame),
+                bool(data["last"]),
+            )
     except (ValueError, KeyError, TypeError):
         pass
     return None
@@ -476,6 +592,7 @@ class RedisPersistence:
         self.history = RedisHistory(self.redis, clock)
         self.presence = RedisPresence(self.redis, clock)
         self.signals = RedisSignals(url, self.redis)
+        self.runs = RedisRunBoard(self.redis, clock)
 
     async def start(self) -> None:
         await self.signals.start()

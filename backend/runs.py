@@ -33,6 +33,16 @@ reply still coming from one nobody will finish: a server that dies forgets its r
 sends their end, and the page then finds the question unanswered and unnamed in history
 (:mod:`app.chat.cut`) and offers to regenerate it.
 
+**Across replicas** (shared storage), the page's socket may come back on another replica than
+the one running its answer.  Every run is on the storage's :class:`~backend.storage.RunBoard`
+while it is open (its replica refreshes the entry every :data:`LEASE_EVERY` seconds), so the
+replica a socket joins tells it of runs open elsewhere too, asks their replica for them
+(:class:`~backend.storage.RunAsked`), and passes on what that replica relays
+(:class:`~backend.storage.RunRelayed`): the text so far, then the rest, in order, and a Stop
+pressed on the new socket goes back the same way.  A run that is no longer on the board (its
+replica died, or it ended before the ask arrived) closes that socket with 1012: the page
+reconnects and history then holds the answer, or shows it cut.
+
 A run the server lost is the page's to offer again, not the server's to restart, because:
 
 * an agent behind ``--agent-url`` may have acted (called tools) before the crash: only the user
@@ -61,15 +71,39 @@ from aiohttp import web
 from app.wire import frames
 from app.wire.agent_runs import CUT_FAILED, CUT_STOPPED, REPLY_TO, RunFailure, duration, failure
 from app.wire.client_frames import dumps
+from app.wire.close_codes import SERVICE_RESTART
 from app.wire.limits import WAITING_PER_USER
 from backend.agent import Agent, AgentContext, RunFailed, event_frame
 from backend.history import History
 from backend.hub import Connection, Hub
+from backend.storage import (
+    OpenRun,
+    RunAsked,
+    RunBoard,
+    RunRelayed,
+    Signal,
+    Signals,
+    StorageUnavailable,
+)
 
 log = logging.getLogger("pychat.runs")
 
 CONVERSATION = 20  # messages of history an agent sees
 RUN_SCOPED = frozenset({"RUN_STARTED", "RUN_FINISHED", "RUN_ERROR"})
+# Seconds between refreshes of this replica's runs on the board (a shared board forgets an
+# entry after its STALE_AFTER), and between looks at the runs relayed from elsewhere.
+LEASE_EVERY = 2.0
+WATCH = "watch"
+STOP = "stop"
+
+
+@dataclass(frozen=True)
+class RemoteWatcher:
+    """A socket on another replica that shows this run: ``session``/``tab`` there."""
+
+    replica: str
+    session: bytes
+    tab: str
 
 
 @dataclass(eq=False)
@@ -94,6 +128,10 @@ class Run:
     # Its assistant messages still open: their text so far, told again to a socket that joins
     # (frames sent while no socket was there are gone).
     shown: dict[str, list[str]] = field(default_factory=dict)
+    # Sockets on other replicas that asked for it, and the order its frames go to them in.
+    remote: list[RemoteWatcher] = field(default_factory=list)
+    relaying: asyncio.Lock = field(default_factory=asyncio.Lock)
+    entry: OpenRun | None = None  # its entry on the board
 
     @property
     def thread_id(self) -> str:
@@ -107,6 +145,8 @@ class RunManager:
         hub: Hub,
         history: History,
         clock: Callable[[], float],
+        board: RunBoard,
+        signals: Signals,
         *,
         idle_timeout: float,
         runs_per_user: int,
@@ -117,6 +157,8 @@ class RunManager:
         self.hub = hub
         self.history = history
         self.clock = clock
+        self.board = board
+        self.signals = signals
         self.idle_timeout = idle_timeout
         self.runs_per_user = runs_per_user
         self.runs_per_server = runs_per_server
@@ -124,7 +166,11 @@ class RunManager:
         self._runs: dict[int, dict[str, Run]] = {}  # user → reply_to → run
         self._slots: dict[int, asyncio.Semaphore] = {}
         self._streaming = 0
+        # Sockets here showing runs of other replicas: reply_to -> the replica running it.
+        self._relayed: dict[Connection, dict[str, str]] = {}
+        self._delivering: dict[Connection, asyncio.Task] = {}  # each socket's frames, in order
         hub.join_listeners.append(self.joined)
+        signals.subscribe(self._on_signal)
 
     # ------------------------------------------------------------------ the socket's hooks
 
@@ -145,8 +191,13 @@ class RunManager:
             await self._end(run, self._error_frame(run, failure("queue_full")))
             return
         self._runs.setdefault(run.user_id, {})[message_id] = run
+        run.entry = OpenRun(message_id, run.run_id, self.hub.replica, self.clock())
         run.task = asyncio.create_task(self._run(run))
         run.task.add_done_callback(lambda _task: self._forget(run))
+        try:
+            await self.board.open(run.user_id, run.entry)
+        except StorageUnavailable:  # the next lease refresh puts it there
+            log.warning("the run board is unavailable: run %s is known here only", run.run_id)
 
     async def joined(self, conn: Connection) -> None:
         """``conn`` joined (before its greeting): tell it every turn of its user that is open
@@ -158,12 +209,41 @@ class RunManager:
                 run.watchers.append(conn)
             started = run.started or frames.run_started(run.thread_id, run.run_id, run.reply_to)
             await conn.send(dumps(started))
-            for message_id, pieces in list(run.shown.items()):
-                # From its start: the page replaces what it had, which may lack the frames
-                # sent while it had no socket, so nothing is missing or shown twice.
-                if text := "".join(pieces):
-                    await conn.send(dumps(frames.text_start(message_id)))
-                    await conn.send(dumps(frames.text_content(message_id, text)))
+            for frame in _so_far(run):
+                await conn.send(frame)
+        await self._ask_for_runs_elsewhere(conn)
+
+    async def _ask_for_runs_elsewhere(self, conn: Connection) -> None:
+        """Tell ``conn`` of its user's runs open on other replicas, and ask each for the rest."""
+        here = self._runs.get(conn.user_id, {})
+        try:
+            listed = await self.board.listed(conn.user_id)
+        except StorageUnavailable:
+            return  # the greeting fails on the same storage: the socket closes with 1013
+        for entry in listed:
+            if entry.replica == self.hub.replica or entry.reply_to in here:
+                continue
+            thread = f"user-{conn.user_id}"
+            await conn.send(dumps(frames.run_started(thread, entry.run_id, entry.reply_to)))
+            self._relayed.setdefault(conn, {})[entry.reply_to] = entry.replica
+            await self._ask(entry.replica, conn, entry.reply_to, WATCH)
+
+    async def _ask(self, replica: str, conn: Connection, reply_to: str, action: str) -> None:
+        asked = RunAsked(
+            replica, conn.user_id, reply_to, action, conn.session_hash, conn.tab, self.hub.replica
+        )
+        try:
+            await self.signals.publish(asked)
+        except StorageUnavailable:  # the lease check closes the socket if the run is gone
+            log.warning("could not ask replica %s for a run", replica)
+
+    async def stop_from(self, conn: Connection, message_id: str) -> None:
+        """The Stop button on ``conn``: the run may be here or on the replica relaying it."""
+        if self.stop(conn.user_id, message_id):
+            return
+        replica = self._relayed.get(conn, {}).get(message_id)
+        if replica is not None:
+            await self._ask(replica, conn, message_id, STOP)
 
     def stop(self, user_id: int, message_id: str) -> bool:
         """Stop the run answering ``message_id``; ``False`` if none is waiting or streaming."""
@@ -211,6 +291,14 @@ class RunManager:
                     del self._slots[run.user_id]
 
     async def _run(self, run: Run) -> None:
+        try:
+            await self._answer(run)
+        finally:
+            if run.entry is not None:
+                with contextlib.suppress(StorageUnavailable):
+                    await self.board.close(run.user_id, run.entry)
+
+    async def _answer(self, run: Run) -> None:
         run.began = True
         if run.cut is not None:
             await self._end(run, self._error_frame(run, failure("stopped")))
@@ -322,7 +410,8 @@ class RunManager:
         await self._send(run, frame)
 
     async def _send(self, run: Run, frame: str) -> None:
-        """To the tab's current socket, and to the sockets that joined while it ran."""
+        """To the tab's current socket, to the sockets that joined while it ran, and to those
+        on other replicas that asked for it."""
         target = self.hub.current(run.session_hash, run.tab)
         if target is not None:
             await target.send(frame)
@@ -331,6 +420,135 @@ class RunManager:
             for watcher in run.watchers:
                 if watcher is not target:
                     await watcher.send(frame)
+        if run.remote:
+            await self._relay(run, run.remote, [frame], last=run.ended)
+
+    # ------------------------------------------------------------------ across replicas
+
+    async def _relay(
+        self, run: Run, watchers: list[RemoteWatcher], frames_: list[str], last: bool = False
+    ) -> None:
+        async with run.relaying:  # one run's frames leave in the order they were made
+            for index, frame in enumerate(frames_):
+                for w in list(watchers):
+                    relayed = RunRelayed(
+                        w.replica,
+                        w.session,
+                        w.tab,
+                        run.reply_to,
+                        frame,
+                        last=last and index == len(frames_) - 1,
+                    )
+                    try:
+                        await self.signals.publish(relayed)
+                    except StorageUnavailable:
+                        return  # the watcher's lease check resyncs its socket
+
+    async def _on_signal(self, signal: Signal) -> None:
+        match signal:
+            case RunAsked(replica=replica) if replica == self.hub.replica:
+                await self._asked(signal)
+            case RunRelayed(replica=replica) if replica == self.hub.replica:
+                self._relayed_here(signal)
+
+    async def _asked(self, asked: RunAsked) -> None:
+        run = self._runs.get(asked.user_id, {}).get(asked.reply_to)
+        if asked.action == STOP:
+            self.stop(asked.user_id, asked.reply_to)
+            return
+        watcher = RemoteWatcher(asked.asker, asked.session, asked.tab)
+        if run is None or run.ended:  # it ended before the ask came: its socket must resync
+            gone = RunRelayed(asked.asker, asked.session, asked.tab, asked.reply_to, None)
+            with contextlib.suppress(StorageUnavailable):
+                await self.signals.publish(gone)
+            return
+        if watcher not in run.remote:
+            run.remote.append(watcher)
+        await self._relay(run, [watcher], _so_far(run))
+
+    def _relayed_here(self, relayed: RunRelayed) -> None:
+        conn = self.hub.current(relayed.session, relayed.tab)
+        watched = self._relayed.get(conn) if conn is not None else None
+        if conn is None or watched is None or relayed.reply_to not in watched:
+            return  # that socket is gone, or never asked for this run
+        if relayed.frame is None or relayed.last:
+            del watched[relayed.reply_to]
+            if not watched:
+                del self._relayed[conn]
+        self._deliver(conn, relayed.frame)
+
+    def _deliver(self, conn: Connection, frame: str | None) -> None:
+        """Send ``frame`` to ``conn`` after what was delivered to it before (``None``: close
+        it so its page reconnects and reads history again), without holding up the signal
+        channel, which every socket of this replica shares, for one slow reader."""
+        before = self._delivering.get(conn)
+
+        async def deliver() -> None:
+            if before is not None:
+                with contextlib.suppress(Exception):
+                    await before
+            if frame is None:
+                await conn.close(SERVICE_RESTART, "the server answering went away")
+            else:
+                await conn.send(frame)
+
+        def delivered(done: asyncio.Task) -> None:
+            if self._delivering.get(conn) is done:
+                del self._delivering[conn]
+
+        task = asyncio.create_task(deliver())
+        self._delivering[conn] = task
+        task.add_done_callback(delivered)
+
+    async def keep_leases(self) -> None:
+        """Refresh this replica's runs on the board, and resync every socket here that shows
+        a run the board no longer has (its replica died, or the end was missed)."""
+        held = [
+            (run.user_id, run.entry)
+            for runs in self._runs.values()
+            for run in runs.values()
+            if run.entry is not None and not run.ended
+        ]
+        await self.board.refresh(held)
+        for conn, watched in list(self._relayed.items()):
+            if conn.closing or conn.ws.closed:
+                del self._relayed[conn]
+                continue
+            open_now = {entry.reply_to for entry in await self.board.listed(conn.user_id)}
+            if any(reply_to not in open_now for reply_to in watched):
+                del self._relayed[conn]
+                self._deliver(conn, None)
+
+    async def run_leases(self, app: web.Application):
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(LEASE_EVERY)
+                try:
+                    await self.keep_leases()
+                except StorageUnavailable:
+                    pass  # the storage is back soon; the runs go on meanwhile
+                except Exception:  # the loop must never die
+                    log.exception("run lease refresh failed")
+
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _so_far(run: Run) -> list[str]:
+    """The text of each reply of ``run`` so far, from its start: the page replaces what it had,
+    which may lack the frames sent while it had no socket, so nothing is missing or shown
+    twice."""
+    told = []
+    for message_id, pieces in list(run.shown.items()):
+        if text := "".join(pieces):
+            told += [
+                dumps(frames.text_start(message_id)),
+                dumps(frames.text_content(message_id, text)),
+            ]
+    return told
 
 
 RUNS = web.AppKey("runs", RunManager)

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from backend.history import ChatMessage
-from backend.local import LocalPresence, LocalSignals, MemoryHits
+from backend.local import LocalPresence, LocalRunBoard, LocalSignals, MemoryHits
 from backend.sessions import SessionRow
 from backend.users import UserRecord
 
@@ -223,6 +223,7 @@ class SqlitePersistence:
         self.hits = MemoryHits()
         self.presence = LocalPresence()
         self.signals = LocalSignals()
+        self.runs = LocalRunBoard()
         self._checkpointer = Checkpointer(path, self.db)
 
     async def start(self) -> None:

@@ -54,7 +54,36 @@ class TabClaimed:
     owner: str
 
 
-Signal = SessionClosed | TabClaimed
+@dataclass(frozen=True)
+class RunAsked:
+    """To replica ``replica``, which runs the answer to ``reply_to``: ``action`` it for the
+    socket of ``session``/``tab`` on replica ``asker``.  ``"watch"``: send that socket the
+    text so far and the rest of the run; ``"stop"``: stop the run (its Stop button)."""
+
+    replica: str
+    user_id: int
+    reply_to: str
+    action: str  # "watch" or "stop"
+    session: bytes
+    tab: str
+    asker: str
+
+
+@dataclass(frozen=True)
+class RunRelayed:
+    """To replica ``replica``: ``frame`` of the run answering ``reply_to`` on another replica,
+    for its socket of ``session``/``tab`` (``last``: the frame that ends the run).  ``frame``
+    ``None``: the run is not open there any more (it ended, or its replica restarted)."""
+
+    replica: str
+    session: bytes
+    tab: str
+    reply_to: str
+    frame: str | None
+    last: bool = False
+
+
+Signal = SessionClosed | TabClaimed | RunAsked | RunRelayed
 Handler = Callable[[Signal], Awaitable[None]]
 
 
@@ -77,6 +106,29 @@ class Presence(Protocol):
     async def refresh(self, held: list[tuple[bytes, str, str]]) -> None: ...
 
 
+@dataclass(frozen=True)
+class OpenRun:
+    """An agent run open on some replica: answering ``reply_to``, waiting or streaming."""
+
+    reply_to: str
+    run_id: str
+    replica: str
+    opened_at: float
+
+
+class RunBoard(Protocol):
+    """The agent runs open per user, across every replica, so a socket that joins on one
+    replica hears of a run another is streaming.  A replica refreshes its entries every 2 s; a
+    shared board forgets an entry not refreshed for 10 s (a replica that died)."""
+
+    async def open(self, user_id: int, run: OpenRun) -> None: ...
+    async def close(self, user_id: int, run: OpenRun) -> None: ...
+    async def refresh(self, held: list[tuple[int, OpenRun]]) -> None: ...
+    async def listed(self, user_id: int) -> list[OpenRun]:
+        """The user's open runs, oldest first."""
+        ...
+
+
 class Persistence(Protocol):
     users: UserRows
     sessions: SessionRows
@@ -84,6 +136,7 @@ class Persistence(Protocol):
     history: History
     presence: Presence
     signals: Signals
+    runs: RunBoard
 
     async def start(self) -> None:
         """Once serving starts (background work: checkpoints, the signal subscriber)."""
@@ -98,7 +151,7 @@ class Persistence(Protocol):
 
 
 class Storage:
-    """The seven things handlers use, and the persistence's life cycle."""
+    """The eight things handlers use, and the persistence's life cycle."""
 
     def __init__(self, persistence: Persistence, settings) -> None:
         clock = settings.clock
@@ -112,6 +165,7 @@ class Storage:
         self.history = persistence.history
         self.presence = persistence.presence
         self.signals = persistence.signals
+        self.runs = persistence.runs
 
     async def start(self) -> None:
         await self.persistence.start()

@@ -238,7 +238,7 @@ async def _handle(request: web.Request, conn: Connection, frame: ChatText | Ping
         await conn.send(dumps(frames.pong(frame.id)))
         return
     if isinstance(frame, Stop):  # nothing to stop (already finished) is not an error
-        app[RUNS].stop(conn.user_id, frame.id)
+        await app[RUNS].stop_from(conn, frame.id)
         return
     started = app[METRICS].message_received()
     now = app[SETTINGS].clock()
@@ -272,6 +272,8 @@ def setup(app: web.Application, settings, agent: Agent) -> None:
         app[HUB],
         storage.history,
         settings.clock,
+        storage.runs,
+        storage.signals,
         idle_timeout=settings.idle_timeout,
         runs_per_user=settings.agent_runs_per_user,
         runs_per_server=settings.agent_runs_per_server,
@@ -287,5 +289,6 @@ def setup(app: web.Application, settings, agent: Agent) -> None:
     )
     app[METRICS].sockets_open.set_function(lambda: app[HUB].count())
     app.cleanup_ctx.append(app[HUB].run_sweeper)
+    app.cleanup_ctx.append(app[RUNS].run_leases)
     app.on_shutdown.append(_shutdown)
     app.router.add_get("/" + SOCKET_URL, chat_socket)

@@ -1,6 +1,7 @@
 """A real server.py killed (SIGKILL) mid-reply: after it starts again on the same database, a
 page that reconnects is told nothing is answering its question, so it shows the reply cut off
-and can regenerate it, once.
+and can regenerate it, once.  With replicas, the same holds for a page whose socket is on a
+replica that was relaying the killed one's run.
 
 What the socket carries is fed to the page's own core (:class:`app.chat.session.ChatSession`)
 so the test asserts what the user would see, not only the frames.
@@ -13,7 +14,9 @@ import json
 import random
 import signal
 
+import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from app.chat.cut import LOST, REGENERATE
 from app.chat.session import (
@@ -31,9 +34,11 @@ from app.chat.session import (
 )
 from app.chat.view import message_view
 from app.wire import frames
-from app.wire.close_codes import ABNORMAL
+from app.wire.close_codes import ABNORMAL, SERVICE_RESTART
 from app.wire.urls import socket_query
 from backend.auth import COOKIE_NAME
+from backend.cli import open_users
+from backend.redis_storage import RUN_STALE_AFTER
 from tests.support import PASSWORD, ServerProcess, add_user, session_token
 
 # The guide echoes what it is asked, three words every 20 ms: this takes seconds to stream.
@@ -135,3 +140,54 @@ async def test_a_reply_cut_by_sigkill_shows_cut_after_the_restart_and_regenerate
         server.stop()
         if restarted is not None:
             restarted.stop()
+
+
+async def test_a_reply_cut_by_sigkill_of_its_replica_while_shown_on_another_shows_cut(
+    tmp_path, flushed_redis
+):
+    """Two replicas on one Redis.  The page asked on A, its socket came back on B (which
+    relays A's run), then A is killed: B closes the socket with 1012 once A's run has left
+    the board, and on reconnecting the page finds nobody answering and shows the reply cut."""
+    users, close = open_users(flushed_redis.url)
+    await users.add("ada", PASSWORD)
+    await close()
+    shared = ("--redis-url", flushed_redis.url)
+    a = ServerProcess(tmp_path / "a.db", *shared).start()
+    b = ServerProcess(tmp_path / "b.db", *shared).start()
+    page = ChatSession(random.Random(1))
+    page.handle(Start(0.0))
+    page.handle(Opened(1, 0.0))
+    try:
+        token = session_token(a)
+        async with socket_to(a, token) as ws:
+            shown(page, await frames_until(ws, of_type("history")), 1)
+            page.handle(SendText("m1", LONG))
+            await ws.send(json.dumps(frames.message("m1", LONG)))
+            shown(page, await frames_until(ws, of_type("TEXT_MESSAGE_CONTENT")), 1)
+        page.handle(Closed(1, ABNORMAL, 2.0))
+        page.handle(TimerFired(Timer.BACKOFF, 1, 9.0))
+        async with socket_to(b, token) as ws:
+            page.handle(Opened(2, 9.1))
+            relayed = await frames_until(ws, of_type("TEXT_MESSAGE_CONTENT"))
+            assert json.loads(relayed[0])["type"] == "RUN_STARTED"  # told before its greeting
+            shown(page, relayed, 2)
+            a.proc.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(a.proc.wait, 10)
+            with pytest.raises(ConnectionClosed) as closed:
+                await frames_until(ws, lambda _frame: False, timeout=RUN_STALE_AFTER + 20)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == SERVICE_RESTART
+        page.handle(Closed(2, SERVICE_RESTART, 30.0))
+        page.handle(TimerFired(Timer.BACKOFF, 2, 40.0))
+        async with socket_to(b, token) as ws:
+            page.handle(Opened(3, 40.1))
+            greeting = await frames_until(ws, of_type("history"))
+            await ws.send(json.dumps(frames.ping("mark")))
+            until_pong = greeting + await frames_until(ws, of_type("pong"))
+        assert [json.loads(raw)["type"] for raw in until_pong] == ["welcome", "history", "pong"]
+        shown(page, until_pong, 3)
+        reply = next(m for m in page.conversation.messages if m.role == "assistant")
+        assert (reply.status, reply.error, reply.lost) == ("failed", LOST, True)
+        assert message_view(reply).turn_button == REGENERATE
+    finally:
+        a.stop()
+        b.stop()

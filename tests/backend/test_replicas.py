@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -15,10 +17,24 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer, unused_port
 
+from app.chat.session import (
+    ChatSession,
+    Closed,
+    FrameReceived,
+    Opened,
+    SendText,
+    Start,
+    Timer,
+    TimerFired,
+)
+from app.wire import frames
+from app.wire.agent_runs import CUT_STOPPED, REPLY_TO
+from app.wire.close_codes import ABNORMAL, SERVICE_RESTART
 from backend.app import create_app
 from backend.auth import COOKIE_NAME
 from backend.config import ROOT, Settings
 from backend.keys import STORAGE
+from backend.runs import LEASE_EVERY, RUNS
 from tests.backend.wsclient import close_code, frames_until, open_socket
 from tests.support import PASSWORD, RedisProcess
 
@@ -218,3 +234,94 @@ async def test_sign_out_everywhere_on_one_replica_closes_sockets_on_the_other(pa
             assert response.status == 204
         assert await asyncio.gather(close_code(one), close_code(two)) == [4401, 4401]
     assert (await b.get("/api/auth/session", first)).status == 401
+
+
+# The guide echoes what it is asked, three words every 20 ms: this takes seconds to stream.
+LONG = " ".join(["word"] * 600)
+
+
+async def raw_until(ws, kind: str, timeout: float = 30.0) -> list[str]:
+    """Raw frames up to and including the first of type ``kind``."""
+    seen: list[str] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            seen.append(await ws.recv())
+            if json.loads(seen[-1])["type"] == kind:
+                return seen
+
+
+def page_showing(raws: list[str], generation: int, page: ChatSession | None = None) -> ChatSession:
+    """The page's own core, fed what a socket carried: what the user sees."""
+    if page is None:
+        page = ChatSession(random.Random(1))
+        page.handle(Start(0.0))
+        page.handle(Opened(1, 0.0))
+    for raw in raws:
+        page.handle(FrameReceived(generation, raw, 1.0))
+    return page
+
+
+async def ask_long_and_leave(replica_: Replica, token: str, page: ChatSession) -> None:
+    """Ask for a long reply on ``replica_``, see it begin, then lose the socket (a line drop)."""
+    async with open_socket(replica_, token, tab=None) as ws:
+        page_showing(await raw_until(ws, "history"), 1, page)
+        page.handle(SendText("m1", LONG))
+        await ws.send(json.dumps(frames.message("m1", LONG)))
+        page_showing(await raw_until(ws, "TEXT_MESSAGE_CONTENT"), 1, page)
+    page.handle(Closed(1, ABNORMAL, 2.0))
+    page.handle(TimerFired(Timer.BACKOFF, 1, 9.0))
+    page.handle(Opened(2, 9.1))
+
+
+async def test_a_reply_streaming_on_one_replica_reaches_its_tab_back_on_the_other(pair):
+    """The page's socket comes back through the proxy on the other replica: that replica tells
+    it of the run before its greeting and passes on the rest, so the reply is neither taken
+    for cut nor shown twice."""
+    a, b = pair
+    token = await a.token()
+    page = page_showing([], 1)
+    await ask_long_and_leave(a, token, page)
+    async with open_socket(b, token, tab=None) as ws:
+        raws = await raw_until(ws, "RUN_FINISHED")
+    kinds = [json.loads(raw)["type"] for raw in raws]
+    assert kinds[:3] == ["RUN_STARTED", "welcome", "history"]
+    assert kinds.count("RUN_STARTED") == 1 and kinds.count("TEXT_MESSAGE_END") == 1
+    page_showing(raws, 2, page)
+    [reply] = [m for m in page.conversation.messages if m.role == "assistant"]
+    assert (reply.status, reply.lost) == ("done", False)
+    async with open_socket(b, token, tab="t9") as ws:
+        stored = (await frames_until(ws, "history"))[-1]["messages"]
+    assert [(m["role"], m["text"]) for m in stored] == [("user", LONG), ("assistant", reply.text)]
+
+
+async def test_stop_on_the_other_replica_stops_the_run_where_it_runs(pair):
+    a, b = pair
+    token = await a.token()
+    page = page_showing([], 1)
+    await ask_long_and_leave(a, token, page)
+    async with open_socket(b, token, tab=None) as ws:
+        await raw_until(ws, "TEXT_MESSAGE_CONTENT")
+        await ws.send(json.dumps(frames.stop("m1")))
+        [*_, ended] = [json.loads(raw) for raw in await raw_until(ws, "RUN_ERROR")]
+    assert ended["code"] == "stopped" and ended["metadata"] == {REPLY_TO: "m1"}
+    async with open_socket(b, token, tab="t9") as ws:
+        stored = (await frames_until(ws, "history"))[-1]["messages"]
+    assert stored[-1]["role"] == "assistant" and stored[-1]["cut"] == CUT_STOPPED
+
+
+async def test_a_run_its_replica_no_longer_keeps_resyncs_the_socket_that_shows_it(pair):
+    """Its board entry lapses (the replica died without a word): the socket showing the run
+    on the other replica is closed with 1012, so its page reconnects and reads history."""
+    a, b = pair
+    token = await a.token()
+    page = page_showing([], 1)
+    await ask_long_and_leave(a, token, page)
+    runs = a.server.app[RUNS]
+    async with open_socket(b, token, tab=None) as ws:
+        await raw_until(ws, "TEXT_MESSAGE_CONTENT")
+        for user_runs in list(runs._runs.values()):  # the replica stops keeping its runs
+            for run in user_runs.values():
+                run.remote.clear()
+                await a.server.app[STORAGE].runs.close(run.user_id, run.entry)
+                run.entry = None
+        assert await close_code(ws, timeout=3 * LEASE_EVERY) == SERVICE_RESTART

@@ -9,7 +9,17 @@ import asyncio
 import pytest
 
 from backend.config import Settings
-from backend.storage import Claim, SessionClosed, Storage, StorageUnavailable, TabClaimed
+from backend.redis_storage import RUN_STALE_AFTER
+from backend.storage import (
+    Claim,
+    OpenRun,
+    RunAsked,
+    RunRelayed,
+    SessionClosed,
+    Storage,
+    StorageUnavailable,
+    TabClaimed,
+)
 from backend.storage_url import open_storage
 from backend.users import InvalidUser
 from tests.backend.conftest import FakeClock
@@ -248,13 +258,36 @@ async def test_signals_reach_every_subscriber(store):
         heard.append(signal)
 
     store.signals.subscribe(handler)
-    sent = [SessionClosed(b"\x03" * 32, 4401, "signed out"), TabClaimed(b"\x04" * 32, "t", "o")]
+    sent = [
+        SessionClosed(b"\x03" * 32, 4401, "signed out"),
+        TabClaimed(b"\x04" * 32, "t", "o"),
+        RunAsked("r1", 7, "m1", "watch", b"\x05" * 32, "*", "r2"),
+        RunRelayed("r2", b"\x05" * 32, "*", "m1", '{"type":"x","delta":"é 👋"}', last=True),
+        RunRelayed("r2", b"\x05" * 32, "*", "m1", None),
+    ]
     for signal in sent:
         await store.signals.publish(signal)
     async with asyncio.timeout(5):
-        while len(heard) < 2:
+        while len(heard) < len(sent):
             await asyncio.sleep(0.01)
     assert heard == sent
+
+
+# ------------------------------------------------------------------------------ open runs
+
+
+async def test_the_run_board_lists_a_users_open_runs_oldest_first(store):
+    first, second = OpenRun("m1", "run-1", "r1", 10.0), OpenRun("m2", "run-2", "r2", 11.0)
+    await store.runs.open(7, second)
+    await store.runs.open(7, first)
+    await store.runs.open(8, OpenRun("m9", "run-9", "r1", 5.0))
+    assert await store.runs.listed(7) == [first, second]
+    await store.runs.close(7, OpenRun("m1", "run-1", "someone-else", 10.0))  # not its run
+    assert await store.runs.listed(7) == [first, second]
+    await store.runs.close(7, first)
+    assert await store.runs.listed(7) == [second]
+    await store.runs.refresh([(7, second)])
+    assert await store.runs.listed(7) == [second] and await store.runs.listed(99) == []
 
 
 # ------------------------------------------------------------------------------ shared only
@@ -273,6 +306,18 @@ async def test_a_dead_replicas_sockets_stop_counting_after_it_stops_refreshing(
     clock.advance(15)  # t1 was last refreshed 35 s ago: its replica died
     assert await storage.presence.claim(session, "t3", "live:1", 2) is Claim.OK
     assert await storage.presence.claim(session, "t4", "live:2", 2) is Claim.FULL
+    await storage.close()
+
+
+async def test_a_dead_replicas_runs_leave_the_board_after_it_stops_refreshing(flushed_redis, clock):
+    storage = opened(flushed_redis.url, clock)
+    dead, live = OpenRun("m1", "run-1", "dead", 1.0), OpenRun("m2", "run-2", "live", 2.0)
+    await storage.runs.open(7, dead)
+    await storage.runs.open(7, live)
+    clock.advance(RUN_STALE_AFTER - 1)
+    await storage.runs.refresh([(7, live)])
+    clock.advance(2)
+    assert await storage.runs.listed(7) == [live]
     await storage.close()
 
 
