@@ -91,7 +91,7 @@ log = logging.getLogger("pychat.runs")
 CONVERSATION = 20  # messages of history an agent sees
 RUN_SCOPED = frozenset({"RUN_STARTED", "RUN_FINISHED", "RUN_ERROR"})
 # Seconds between refreshes of this replica's runs on the board (a shared board forgets an
-# entry after its STALE_AFTER), and between looks at the runs relayed from elsewhere.
+# entry after its RUN_STALE_AFTER), and between looks at the runs relayed from elsewhere.
 LEASE_EVERY = 2.0
 WATCH = "watch"
 STOP = "stop"
