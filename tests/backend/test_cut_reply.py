@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import signal
 
 import pytest
@@ -20,15 +19,11 @@ from websockets.exceptions import ConnectionClosed
 
 from app.chat.cut import LOST, REGENERATE
 from app.chat.session import (
-    ChatSession,
     Closed,
-    FrameReceived,
     Opened,
     OpenSocket,
     RetryTurn,
     SendFrame,
-    SendText,
-    Start,
     Timer,
     TimerFired,
 )
@@ -39,10 +34,8 @@ from app.wire.urls import socket_query
 from backend.auth import COOKIE_NAME
 from backend.cli import open_users
 from backend.redis_storage import RUN_STALE_AFTER
+from tests.backend.page_core import LONG, ask_long, frames_until, new_page, of_type, shown
 from tests.support import PASSWORD, ServerProcess, add_user, session_token
-
-# The guide echoes what it is asked, three words every 20 ms: this takes seconds to stream.
-LONG = " ".join(["word"] * 1500)
 
 
 def socket_to(server: ServerProcess, token: str):
@@ -56,26 +49,6 @@ def socket_to(server: ServerProcess, token: str):
     )
 
 
-async def frames_until(ws, done, timeout: float = 10.0) -> list[str]:
-    """Raw frames up to and including the first that ``done`` accepts (as parsed JSON)."""
-    seen: list[str] = []
-    async with asyncio.timeout(timeout):
-        while True:
-            raw = await ws.recv()
-            seen.append(raw)
-            if done(json.loads(raw)):
-                return seen
-
-
-def of_type(kind: str):
-    return lambda frame: frame["type"] == kind
-
-
-def shown(page: ChatSession, raws: list[str], generation: int) -> None:
-    for raw in raws:
-        page.handle(FrameReceived(generation, raw, 1.0))
-
-
 def sent_messages(effects) -> list[dict]:
     texts = [json.loads(e.text) for e in effects if isinstance(e, SendFrame)]
     return [t for t in texts if t["type"] == "message"]
@@ -86,17 +59,11 @@ async def test_a_reply_cut_by_sigkill_shows_cut_after_the_restart_and_regenerate
     add_user(db, "ada", PASSWORD)
     server = ServerProcess(db).start()
     restarted: ServerProcess | None = None
-    page = ChatSession(random.Random(1))
-    page.handle(Start(0.0))
-    page.handle(Opened(1, 0.0))
+    page = new_page()
     try:
         token = session_token(server)
         async with socket_to(server, token) as ws:
-            shown(page, await frames_until(ws, of_type("history")), 1)
-            page.handle(SendText("m1", LONG))
-            await ws.send(json.dumps(frames.message("m1", LONG)))
-            before = await frames_until(ws, of_type("TEXT_MESSAGE_CONTENT"))
-            shown(page, before, 1)
+            await ask_long(ws, page)
             assert page.conversation.answering() == ["m1"]
             server.proc.send_signal(signal.SIGKILL)
             await asyncio.to_thread(server.proc.wait, 10)
@@ -154,16 +121,11 @@ async def test_a_reply_cut_by_sigkill_of_its_replica_while_shown_on_another_show
     shared = ("--redis-url", flushed_redis.url)
     a = ServerProcess(tmp_path / "a.db", *shared).start()
     b = ServerProcess(tmp_path / "b.db", *shared).start()
-    page = ChatSession(random.Random(1))
-    page.handle(Start(0.0))
-    page.handle(Opened(1, 0.0))
+    page = new_page()
     try:
         token = session_token(a)
         async with socket_to(a, token) as ws:
-            shown(page, await frames_until(ws, of_type("history")), 1)
-            page.handle(SendText("m1", LONG))
-            await ws.send(json.dumps(frames.message("m1", LONG)))
-            shown(page, await frames_until(ws, of_type("TEXT_MESSAGE_CONTENT")), 1)
+            await ask_long(ws, page)
         page.handle(Closed(1, ABNORMAL, 2.0))
         page.handle(TimerFired(Timer.BACKOFF, 1, 9.0))
         async with socket_to(b, token) as ws:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -20,10 +19,7 @@ from aiohttp.test_utils import TestServer, unused_port
 from app.chat.session import (
     ChatSession,
     Closed,
-    FrameReceived,
     Opened,
-    SendText,
-    Start,
     Timer,
     TimerFired,
 )
@@ -33,8 +29,10 @@ from app.wire.close_codes import ABNORMAL, SERVICE_RESTART
 from backend.app import create_app
 from backend.auth import COOKIE_NAME
 from backend.config import ROOT, Settings
-from backend.keys import STORAGE
-from backend.runs import LEASE_EVERY, RUNS
+from backend.keys import HUB, STORAGE
+from backend.storage import OpenRun
+from tests.backend.page_core import LONG, ask_long, new_page, of_type, shown
+from tests.backend.page_core import frames_until as raw_frames_until
 from tests.backend.wsclient import close_code, frames_until, open_socket
 from tests.support import PASSWORD, RedisProcess
 
@@ -236,41 +234,16 @@ async def test_sign_out_everywhere_on_one_replica_closes_sockets_on_the_other(pa
     assert (await b.get("/api/auth/session", first)).status == 401
 
 
-# The guide echoes what it is asked, three words every 20 ms: this takes seconds to stream.
-LONG = " ".join(["word"] * 600)
-
-
-async def raw_until(ws, kind: str, timeout: float = 30.0) -> list[str]:
-    """Raw frames up to and including the first of type ``kind``."""
-    seen: list[str] = []
-    async with asyncio.timeout(timeout):
-        while True:
-            seen.append(await ws.recv())
-            if json.loads(seen[-1])["type"] == kind:
-                return seen
-
-
-def page_showing(raws: list[str], generation: int, page: ChatSession | None = None) -> ChatSession:
-    """The page's own core, fed what a socket carried: what the user sees."""
-    if page is None:
-        page = ChatSession(random.Random(1))
-        page.handle(Start(0.0))
-        page.handle(Opened(1, 0.0))
-    for raw in raws:
-        page.handle(FrameReceived(generation, raw, 1.0))
-    return page
-
-
-async def ask_long_and_leave(replica_: Replica, token: str, page: ChatSession) -> None:
-    """Ask for a long reply on ``replica_``, see it begin, then lose the socket (a line drop)."""
+async def ask_long_and_leave(replica_: Replica, token: str) -> ChatSession:
+    """Ask for a long reply on ``replica_``, see it begin, then lose the socket (a line drop):
+    the page, about to open its second socket."""
+    page = new_page()
     async with open_socket(replica_, token, tab=None) as ws:
-        page_showing(await raw_until(ws, "history"), 1, page)
-        page.handle(SendText("m1", LONG))
-        await ws.send(json.dumps(frames.message("m1", LONG)))
-        page_showing(await raw_until(ws, "TEXT_MESSAGE_CONTENT"), 1, page)
+        await ask_long(ws, page)
     page.handle(Closed(1, ABNORMAL, 2.0))
     page.handle(TimerFired(Timer.BACKOFF, 1, 9.0))
     page.handle(Opened(2, 9.1))
+    return page
 
 
 async def test_a_reply_streaming_on_one_replica_reaches_its_tab_back_on_the_other(pair):
@@ -279,14 +252,13 @@ async def test_a_reply_streaming_on_one_replica_reaches_its_tab_back_on_the_othe
     for cut nor shown twice."""
     a, b = pair
     token = await a.token()
-    page = page_showing([], 1)
-    await ask_long_and_leave(a, token, page)
+    page = await ask_long_and_leave(a, token)
     async with open_socket(b, token, tab=None) as ws:
-        raws = await raw_until(ws, "RUN_FINISHED")
+        raws = await raw_frames_until(ws, of_type("RUN_FINISHED"), timeout=60)
     kinds = [json.loads(raw)["type"] for raw in raws]
     assert kinds[:3] == ["RUN_STARTED", "welcome", "history"]
     assert kinds.count("RUN_STARTED") == 1 and kinds.count("TEXT_MESSAGE_END") == 1
-    page_showing(raws, 2, page)
+    shown(page, raws, 2)
     [reply] = [m for m in page.conversation.messages if m.role == "assistant"]
     assert (reply.status, reply.lost) == ("done", False)
     async with open_socket(b, token, tab="t9") as ws:
@@ -297,31 +269,28 @@ async def test_a_reply_streaming_on_one_replica_reaches_its_tab_back_on_the_othe
 async def test_stop_on_the_other_replica_stops_the_run_where_it_runs(pair):
     a, b = pair
     token = await a.token()
-    page = page_showing([], 1)
-    await ask_long_and_leave(a, token, page)
+    await ask_long_and_leave(a, token)
     async with open_socket(b, token, tab=None) as ws:
-        await raw_until(ws, "TEXT_MESSAGE_CONTENT")
+        await raw_frames_until(ws, of_type("TEXT_MESSAGE_CONTENT"))
         await ws.send(json.dumps(frames.stop("m1")))
-        [*_, ended] = [json.loads(raw) for raw in await raw_until(ws, "RUN_ERROR")]
+        [*_, ended] = [
+            json.loads(raw) for raw in await raw_frames_until(ws, of_type("RUN_ERROR"), timeout=60)
+        ]
     assert ended["code"] == "stopped" and ended["metadata"] == {REPLY_TO: "m1"}
     async with open_socket(b, token, tab="t9") as ws:
         stored = (await frames_until(ws, "history"))[-1]["messages"]
     assert stored[-1]["role"] == "assistant" and stored[-1]["cut"] == CUT_STOPPED
 
 
-async def test_a_run_its_replica_no_longer_keeps_resyncs_the_socket_that_shows_it(pair):
-    """Its board entry lapses (the replica died without a word): the socket showing the run
-    on the other replica is closed with 1012, so its page reconnects and reads history."""
+async def test_a_run_that_ended_before_it_was_asked_for_resyncs_the_socket(pair):
+    """The board still lists a run its replica has just finished (or no longer has): asked
+    for it, that replica says so, and the socket is closed with 1012 to read history again."""
     a, b = pair
     token = await a.token()
-    page = page_showing([], 1)
-    await ask_long_and_leave(a, token, page)
-    runs = a.server.app[RUNS]
+    user = await a.server.app[STORAGE].users.by_name("ada")
+    ended = OpenRun("m7", "run-7", a.server.app[HUB].replica, 1.0)
+    await a.server.app[STORAGE].runs.open(user.id, ended)
     async with open_socket(b, token, tab=None) as ws:
-        await raw_until(ws, "TEXT_MESSAGE_CONTENT")
-        for user_runs in list(runs._runs.values()):  # the replica stops keeping its runs
-            for run in user_runs.values():
-                run.remote.clear()
-                await a.server.app[STORAGE].runs.close(run.user_id, run.entry)
-                run.entry = None
-        assert await close_code(ws, timeout=3 * LEASE_EVERY) == SERVICE_RESTART
+        told = json.loads(await ws.recv())
+        assert (told["type"], told["metadata"]) == ("RUN_STARTED", {REPLY_TO: "m7"})
+        assert await close_code(ws) == SERVICE_RESTART
