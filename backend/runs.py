@@ -36,12 +36,10 @@ sends their end, and the page then finds the question unanswered and unnamed in 
 **Across replicas** (shared storage), the page's socket may come back on another replica than
 the one running its answer.  Every run is on the storage's :class:`~backend.storage.RunBoard`
 while it is open (its replica refreshes the entry every :data:`LEASE_EVERY` seconds), so the
-replica a socket joins tells it of runs open elsewhere too, asks their replica for them
-(:class:`~backend.storage.RunAsked`), and passes on what that replica relays
-(:class:`~backend.storage.RunRelayed`): the text so far, then the rest, in order, and a Stop
-pressed on the new socket goes back the same way.  A run that is no longer on the board (its
-replica died, or it ended before the ask arrived) closes that socket with 1012: the page
-reconnects and history then holds the answer, or shows it cut.
+replica a socket joins tells it of runs open elsewhere too (:mod:`backend.run_relay`); this
+replica, asked for one of its runs (:class:`~backend.storage.RunAsked`), relays the text so far
+and the rest to that socket (:class:`~backend.storage.RunRelayed`), in order, and stops it
+when asked to.
 
 A run the server lost is the page's to offer again, not the server's to restart, because:
 
@@ -71,11 +69,11 @@ from aiohttp import web
 from app.wire import frames
 from app.wire.agent_runs import CUT_FAILED, CUT_STOPPED, REPLY_TO, RunFailure, duration, failure
 from app.wire.client_frames import dumps
-from app.wire.close_codes import SERVICE_RESTART
 from app.wire.limits import WAITING_PER_USER
 from backend.agent import Agent, AgentContext, RunFailed, event_frame
 from backend.history import History
 from backend.hub import Connection, Hub
+from backend.run_relay import STOP_ASKED, RelayedRuns
 from backend.storage import (
     OpenRun,
     RunAsked,
@@ -93,8 +91,6 @@ RUN_SCOPED = frozenset({"RUN_STARTED", "RUN_FINISHED", "RUN_ERROR"})
 # Seconds between refreshes of this replica's runs on the board (a shared board forgets an
 # entry after its RUN_STALE_AFTER), and between looks at the runs relayed from elsewhere.
 LEASE_EVERY = 2.0
-WATCH = "watch"
-STOP = "stop"
 
 
 @dataclass(frozen=True)
@@ -166,9 +162,7 @@ class RunManager:
         self._runs: dict[int, dict[str, Run]] = {}  # user → reply_to → run
         self._slots: dict[int, asyncio.Semaphore] = {}
         self._streaming = 0
-        # Sockets here showing runs of other replicas: reply_to -> the replica running it.
-        self._relayed: dict[Connection, dict[str, str]] = {}
-        self._delivering: dict[Connection, asyncio.Task] = {}  # each socket's frames, in order
+        self.relayed = RelayedRuns(hub, board, signals)  # this replica's sockets, others' runs
         hub.join_listeners.append(self.joined)
         signals.subscribe(self._on_signal)
 
@@ -211,39 +205,12 @@ class RunManager:
             await conn.send(dumps(started))
             for frame in _so_far(run):
                 await conn.send(frame)
-        await self._ask_for_runs_elsewhere(conn)
-
-    async def _ask_for_runs_elsewhere(self, conn: Connection) -> None:
-        """Tell ``conn`` of its user's runs open on other replicas, and ask each for the rest."""
-        here = self._runs.get(conn.user_id, {})
-        try:
-            listed = await self.board.listed(conn.user_id)
-        except StorageUnavailable:
-            return  # the greeting fails on the same storage: the socket closes with 1013
-        for entry in listed:
-            if entry.replica == self.hub.replica or entry.reply_to in here:
-                continue
-            thread = f"user-{conn.user_id}"
-            await conn.send(dumps(frames.run_started(thread, entry.run_id, entry.reply_to)))
-            self._relayed.setdefault(conn, {})[entry.reply_to] = entry.replica
-            await self._ask(entry.replica, conn, entry.reply_to, WATCH)
-
-    async def _ask(self, replica: str, conn: Connection, reply_to: str, action: str) -> None:
-        asked = RunAsked(
-            replica, conn.user_id, reply_to, action, conn.session_hash, conn.tab, self.hub.replica
-        )
-        try:
-            await self.signals.publish(asked)
-        except StorageUnavailable:  # the lease check closes the socket if the run is gone
-            log.warning("could not ask replica %s for a run", replica)
+        await self.relayed.announce(conn, self._runs.get(conn.user_id, {}))
 
     async def stop_from(self, conn: Connection, message_id: str) -> None:
         """The Stop button on ``conn``: the run may be here or on the replica relaying it."""
-        if self.stop(conn.user_id, message_id):
-            return
-        replica = self._relayed.get(conn, {}).get(message_id)
-        if replica is not None:
-            await self._ask(replica, conn, message_id, STOP)
+        if not self.stop(conn.user_id, message_id):
+            await self.relayed.stop(conn, message_id)
 
     def stop(self, user_id: int, message_id: str) -> bool:
         """Stop the run answering ``message_id``; ``False`` if none is waiting or streaming."""
@@ -445,15 +412,12 @@ class RunManager:
                         return  # the watcher's lease check resyncs its socket
 
     async def _on_signal(self, signal: Signal) -> None:
-        match signal:
-            case RunAsked(replica=replica) if replica == self.hub.replica:
-                await self._asked(signal)
-            case RunRelayed(replica=replica) if replica == self.hub.replica:
-                self._relayed_here(signal)
+        if isinstance(signal, RunAsked) and signal.replica == self.hub.replica:
+            await self._asked(signal)
 
     async def _asked(self, asked: RunAsked) -> None:
         run = self._runs.get(asked.user_id, {}).get(asked.reply_to)
-        if asked.action == STOP:
+        if asked.action == STOP_ASKED:
             self.stop(asked.user_id, asked.reply_to)
             return
         watcher = RemoteWatcher(asked.asker, asked.session, asked.tab)
@@ -466,43 +430,8 @@ class RunManager:
             run.remote.append(watcher)
         await self._relay(run, [watcher], _so_far(run))
 
-    def _relayed_here(self, relayed: RunRelayed) -> None:
-        conn = self.hub.current(relayed.session, relayed.tab)
-        watched = self._relayed.get(conn) if conn is not None else None
-        if conn is None or watched is None or relayed.reply_to not in watched:
-            return  # that socket is gone, or never asked for this run
-        if relayed.frame is None or relayed.last:
-            del watched[relayed.reply_to]
-            if not watched:
-                del self._relayed[conn]
-        self._deliver(conn, relayed.frame)
-
-    def _deliver(self, conn: Connection, frame: str | None) -> None:
-        """Send ``frame`` to ``conn`` after what was delivered to it before (``None``: close
-        it so its page reconnects and reads history again), without holding up the signal
-        channel, which every socket of this replica shares, for one slow reader."""
-        before = self._delivering.get(conn)
-
-        async def deliver() -> None:
-            if before is not None:
-                with contextlib.suppress(Exception):
-                    await before
-            if frame is None:
-                await conn.close(SERVICE_RESTART, "the server answering went away")
-            else:
-                await conn.send(frame)
-
-        def delivered(done: asyncio.Task) -> None:
-            if self._delivering.get(conn) is done:
-                del self._delivering[conn]
-
-        task = asyncio.create_task(deliver())
-        self._delivering[conn] = task
-        task.add_done_callback(delivered)
-
     async def keep_leases(self) -> None:
-        """Refresh this replica's runs on the board, and resync every socket here that shows
-        a run the board no longer has (its replica died, or the end was missed)."""
+        """Refresh this replica's runs on the board; check the runs relayed to its sockets."""
         held = [
             (run.user_id, run.entry)
             for runs in self._runs.values()
@@ -510,14 +439,7 @@ class RunManager:
             if run.entry is not None and not run.ended
         ]
         await self.board.refresh(held)
-        for conn, watched in list(self._relayed.items()):
-            if conn.closing or conn.ws.closed:
-                del self._relayed[conn]
-                continue
-            open_now = {entry.reply_to for entry in await self.board.listed(conn.user_id)}
-            if any(reply_to not in open_now for reply_to in watched):
-                del self._relayed[conn]
-                self._deliver(conn, None)
+        await self.relayed.check()
 
     async def run_leases(self, app: web.Application):
         async def loop() -> None:
