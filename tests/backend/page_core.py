@@ -43,12 +43,12 @@ def shown(page: ChatSession, raws: list[str], generation: int) -> None:
         page.handle(FrameReceived(generation, raw, 1.0))
 
 
-async def ask_long(ws, page: ChatSession, message_id: str = "m1") -> list[str]:
-    """On a socket of generation 1: read the greeting, ask for :data:`LONG` as the user
-    would, and return the frames up to the reply's first words (shown on the page too)."""
+async def ask_long(ws, page: ChatSession, text: str = LONG) -> list[str]:
+    """On a socket of generation 1: read the greeting, ask ``text`` as message ``m1`` as the
+    user would, and return the frames up to the reply's first words (shown on the page too)."""
     shown(page, await frames_until(ws, of_type("history")), 1)
-    page.handle(SendText(message_id, LONG))
-    await ws.send(json.dumps(frames.message(message_id, LONG)))
+    page.handle(SendText("m1", text))
+    await ws.send(json.dumps(frames.message("m1", text)))
     begun = await frames_until(ws, of_type("TEXT_MESSAGE_CONTENT"))
     shown(page, begun, 1)
     return begun

@@ -31,7 +31,7 @@ from backend.auth import COOKIE_NAME
 from backend.config import ROOT, Settings
 from backend.keys import HUB, STORAGE
 from backend.storage import OpenRun
-from tests.backend.page_core import LONG, ask_long, new_page, of_type, shown
+from tests.backend.page_core import ask_long, new_page, of_type, shown
 from tests.backend.page_core import frames_until as raw_frames_until
 from tests.backend.wsclient import close_code, frames_until, open_socket
 from tests.support import PASSWORD, RedisProcess
@@ -234,12 +234,15 @@ async def test_sign_out_everywhere_on_one_replica_closes_sockets_on_the_other(pa
     assert (await b.get("/api/auth/session", first)).status == 401
 
 
+ASKED = " ".join(["word"] * 600)  # about 4 s of the guide's reply
+
+
 async def ask_long_and_leave(replica_: Replica, token: str) -> ChatSession:
     """Ask for a long reply on ``replica_``, see it begin, then lose the socket (a line drop):
     the page, about to open its second socket."""
     page = new_page()
     async with open_socket(replica_, token, tab=None) as ws:
-        await ask_long(ws, page)
+        await ask_long(ws, page, ASKED)
     page.handle(Closed(1, ABNORMAL, 2.0))
     page.handle(TimerFired(Timer.BACKOFF, 1, 9.0))
     page.handle(Opened(2, 9.1))
@@ -263,7 +266,7 @@ async def test_a_reply_streaming_on_one_replica_reaches_its_tab_back_on_the_othe
     assert (reply.status, reply.lost) == ("done", False)
     async with open_socket(b, token, tab="t9") as ws:
         stored = (await frames_until(ws, "history"))[-1]["messages"]
-    assert [(m["role"], m["text"]) for m in stored] == [("user", LONG), ("assistant", reply.text)]
+    assert [(m["role"], m["text"]) for m in stored] == [("user", ASKED), ("assistant", reply.text)]
 
 
 async def test_stop_on_the_other_replica_stops_the_run_where_it_runs(pair):
