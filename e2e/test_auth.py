@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from app.wire.limits import MAX_FIELD
 from e2e.conftest import chat_open, make_pages, open_app, settled, sign_in
 from tests.support import PASSWORD, add_user
 
@@ -96,6 +97,23 @@ def test_empty_form_is_refused_without_a_request(pages):
     page.click("#login-form button[type=submit]")
     page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
     assert "user name and a password" in page.locator("#login-error").inner_text()
+    assert watch.api_requests("/api/auth/login") == []
+
+
+def test_field_limits_count_characters_and_an_over_long_password_is_refused_here(pages):
+    """A password of emoji over the limit goes in whole (a maxlength counts UTF-16 units and
+    would cut it to half without a word, so a long password could never match), and is
+    refused here with the reason, before any request, as the server would refuse it."""
+    page, watch = pages.new()
+    open_app(page)
+    settled(page, "anonymous")
+    page.fill("#username", "cy")
+    page.focus("#password")
+    page.keyboard.insert_text("🔑" * (MAX_FIELD + 1))  # the browser's own editing path
+    assert len(page.input_value("#password")) == MAX_FIELD + 1
+    page.click("#login-form button[type=submit]")
+    page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
+    assert f"at most {MAX_FIELD} characters" in page.locator("#login-error").inner_text()
     assert watch.api_requests("/api/auth/login") == []
 
 
