@@ -8,11 +8,12 @@ the replica running it for the rest (:class:`~backend.storage.RunAsked`).  What 
 relays (:class:`~backend.storage.RunRelayed`) goes to the socket in the order it was sent;
 the socket's Stop goes back the same way (:meth:`RelayedRuns.stop`).
 
-When a relayed run is no longer open there, the socket is closed with 1012 so its page
-reconnects and reads history again, which then holds the answer or shows it cut: the replica
-says so when asked for a run that has just ended, and :meth:`RelayedRuns.check` finds a run
-gone from the board without an end (its replica died).  The run side, relaying frames to the
-sockets that asked, is :class:`backend.runs.RunManager`'s.
+A run that leaves the board without an end (its replica died) is ended on the socket with
+``RUN_ERROR`` ``server_gone`` (:meth:`RelayedRuns.check`): the page shows it cut, with
+Regenerate.  A run that ended a moment before the ask is told whole by its replica (it keeps
+ended runs for a while); one it does not know at all closes the socket with 1012, so the page
+reconnects and reads history again.  The run side, relaying frames to the sockets that asked,
+is :class:`backend.runs.RunManager`'s.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import logging
 from collections.abc import Container
 
 from app.wire import frames
+from app.wire.agent_runs import SERVER_GONE, failure
 from app.wire.client_frames import dumps
 from app.wire.close_codes import SERVICE_RESTART
 from backend.hub import Connection, Hub
@@ -66,15 +68,19 @@ class RelayedRuns:
             await self._ask(replica, conn, reply_to, STOP_ASKED)
 
     async def check(self) -> None:
-        """Resync every socket here that shows a run the board no longer has."""
+        """End as cut every run shown here that left the board without an end (its replica
+        died): its page marks it so, with Regenerate, as if it had found it in history."""
         for conn, shown in list(self._shown.items()):
             if conn.closing or conn.ws.closed:
                 del self._shown[conn]
                 continue
             open_now = {entry.reply_to for entry in await self.board.listed(conn.user_id)}
-            if any(reply_to not in open_now for reply_to in shown):
+            for reply_to in [r for r in shown if r not in open_now]:
+                del shown[reply_to]
+                gone = failure(SERVER_GONE)
+                self._deliver(conn, dumps(frames.run_error(gone.message, gone.code, reply_to)))
+            if not shown:
                 del self._shown[conn]
-                self._deliver(conn, None)
 
     async def _ask(self, replica: str, conn: Connection, reply_to: str, action: str) -> None:
         asked = RunAsked(

@@ -39,15 +39,15 @@ while it is open (its replica refreshes the entry every :data:`LEASE_EVERY` seco
 replica a socket joins tells it of runs open elsewhere too (:mod:`backend.run_relay`); this
 replica, asked for one of its runs (:class:`~backend.storage.RunAsked`), relays the text so far
 and the rest to that socket (:class:`~backend.storage.RunRelayed`), in order, and stops it
-when asked to.
+when asked to.  It keeps an ended run for :data:`ENDED_KEPT_FOR` seconds, so a replica that
+listed it just before it ended is told all of it, its end included.
 
 A run the server lost is the page's to offer again, not the server's to restart, because:
 
 * an agent behind ``--agent-url`` may have acted (called tools) before the crash: only the user
   can say whether asking again is safe;
-* with replicas behind a proxy, a restarting replica cannot tell a run that died from one
-  another replica is still streaming without a lease per run in the shared storage; two
-  replicas restarting one turn would store two answers;
+* with replicas behind a proxy, two replicas restarting one turn would store two answers
+  unless they agreed on who restarts it;
 * the page decides from history and the runs it is told of, not from what it remembers, so a
   user who closed the tab sees the cut turn whenever they come back, on any device, and
   nothing is spent on a reply nobody asked for again;
@@ -91,6 +91,7 @@ RUN_SCOPED = frozenset({"RUN_STARTED", "RUN_FINISHED", "RUN_ERROR"})
 # Seconds between refreshes of this replica's runs on the board (a shared board forgets an
 # entry after its RUN_STALE_AFTER), and between looks at the runs relayed from elsewhere.
 LEASE_EVERY = 2.0
+ENDED_KEPT_FOR = 15.0  # seconds an ended run is still told to a replica that asks for it
 
 
 @dataclass(frozen=True)
@@ -124,10 +125,14 @@ class Run:
     # Its assistant messages still open: their text so far, told again to a socket that joins
     # (frames sent while no socket was there are gone).
     shown: dict[str, list[str]] = field(default_factory=dict)
-    # Sockets on other replicas that asked for it, and the order its frames go to them in.
+    # Sockets on other replicas that asked for it.  ``relaying`` is held from each change of
+    # what it has shown to that change's last frame sent, so a socket that asks meanwhile is
+    # told all of it once: in its replay, or in the frames after.
     remote: list[RemoteWatcher] = field(default_factory=list)
     relaying: asyncio.Lock = field(default_factory=asyncio.Lock)
     entry: OpenRun | None = None  # its entry on the board
+    told: list[str] = field(default_factory=list)  # its replies that ended, as frames
+    end_frame: str | None = None  # its RUN_FINISHED or RUN_ERROR, once sent
 
     @property
     def thread_id(self) -> str:
@@ -163,6 +168,7 @@ class RunManager:
         self._slots: dict[int, asyncio.Semaphore] = {}
         self._streaming = 0
         self.relayed = RelayedRuns(hub, board, signals)  # this replica's sockets, others' runs
+        self._ended: dict[tuple[int, str], tuple[float, Run]] = {}  # kept until a time
         hub.join_listeners.append(self.joined)
         signals.subscribe(self._on_signal)
 
@@ -248,6 +254,8 @@ class RunManager:
             run.task.cancel()  # first step would end without running a line of it)
 
     def _forget(self, run: Run) -> None:
+        # A replica that listed it a moment ago may still ask for it: it is told it all.
+        self._ended[(run.user_id, run.reply_to)] = (self.clock() + ENDED_KEPT_FOR, run)
         runs = self._runs.get(run.user_id)
         if runs is not None and runs.get(run.reply_to) is run:
             del runs[run.reply_to]
@@ -317,22 +325,8 @@ class RunManager:
                         reason = RunFailure(frame.get("code") or "agent_error", frame["message"])
                         await self._fail(run, shown, reason)
                         return
-                    if kind in RUN_SCOPED:
-                        frame["metadata"] = {REPLY_TO: run.reply_to}
-                        if kind == "RUN_STARTED":
-                            run.started = frame
-                        else:
-                            run.ended = True
-                    elif kind == "TEXT_MESSAGE_START":
-                        shown[frame["messageId"]] = []
-                    elif kind == "TEXT_MESSAGE_CONTENT":
-                        shown.setdefault(frame["messageId"], []).append(frame["delta"])
-                    elif kind == "TEXT_MESSAGE_END":
-                        message_id = frame["messageId"]
-                        text = "".join(shown.pop(message_id, []))
-                        if text:
-                            await self.history.add(run.user_id, message_id, "assistant", text)
-                    await self._send(run, dumps(frame))
+                    async with run.relaying:
+                        await self._step(run, frame)
         except asyncio.CancelledError:
             await self._keep_shown(run, shown, CUT_STOPPED)
             if run.cut is not None:
@@ -352,20 +346,43 @@ class RunManager:
             log.exception("agent run failed")
             await self._fail(run, shown, failure("agent_error"))
 
+    async def _step(self, run: Run, frame: dict) -> None:
+        """One event of the agent: what the run has shown changes, then it is sent."""
+        shown, kind = run.shown, frame["type"]
+        if kind in RUN_SCOPED:
+            frame["metadata"] = {REPLY_TO: run.reply_to}
+            if kind == "RUN_STARTED":
+                run.started = frame
+            else:
+                run.ended = True
+        elif kind == "TEXT_MESSAGE_START":
+            shown[frame["messageId"]] = []
+        elif kind == "TEXT_MESSAGE_CONTENT":
+            shown.setdefault(frame["messageId"], []).append(frame["delta"])
+        elif kind == "TEXT_MESSAGE_END":
+            message_id = frame["messageId"]
+            text = "".join(shown.pop(message_id, []))
+            if text:
+                await self.history.add(run.user_id, message_id, "assistant", text)
+                run.told += [*_text_frames(message_id, text), dumps(frames.text_end(message_id))]
+        await self._send(run, dumps(frame))
+
     async def _fail(self, run: Run, shown: dict[str, list[str]], reason: RunFailure) -> None:
         await self._keep_shown(run, shown, CUT_FAILED)
         await self._end(run, self._error_frame(run, reason))
 
     async def _keep_shown(self, run: Run, shown: dict[str, list[str]], cut: str) -> None:
         """Store the part of each reply that reached the page, marked as cut."""
-        for message_id, pieces in shown.items():
-            text = "".join(pieces)
-            if text:
-                try:
-                    await self.history.add(run.user_id, message_id, "assistant", text, cut=cut)
-                except Exception:  # the run ends either way; the page already shows it
-                    log.warning("a cut reply could not be stored", exc_info=True)
-        shown.clear()
+        async with run.relaying:
+            for message_id, pieces in shown.items():
+                text = "".join(pieces)
+                if text:
+                    run.told += _text_frames(message_id, text)
+                    try:
+                        await self.history.add(run.user_id, message_id, "assistant", text, cut=cut)
+                    except Exception:  # the run ends either way; the page already shows it
+                        log.warning("a cut reply could not be stored", exc_info=True)
+            shown.clear()
 
     def _error_frame(self, run: Run, reason: RunFailure) -> str:
         return dumps(frames.run_error(reason.message, reason.code, run.reply_to))
@@ -373,8 +390,9 @@ class RunManager:
     async def _end(self, run: Run, frame: str) -> None:
         """Send the frame that ends ``run``; from here on, a socket that joins is not told
         of it."""
-        run.ended = True
-        await self._send(run, frame)
+        async with run.relaying:
+            run.ended = True
+            await self._send(run, frame)
 
     async def _send(self, run: Run, frame: str) -> None:
         """To the tab's current socket, to the sockets that joined while it ran, and to those
@@ -387,29 +405,31 @@ class RunManager:
             for watcher in run.watchers:
                 if watcher is not target:
                     await watcher.send(frame)
-        if run.remote:
-            await self._relay(run, run.remote, [frame], last=run.ended)
+        if run.ended and run.end_frame is None:
+            run.end_frame = frame
+        if run.remote:  # the caller holds run.relaying
+            await self._relay(run, list(run.remote), [frame], last=run.ended)
 
     # ------------------------------------------------------------------ across replicas
 
     async def _relay(
         self, run: Run, watchers: list[RemoteWatcher], frames_: list[str], last: bool = False
     ) -> None:
-        async with run.relaying:  # one run's frames leave in the order they were made
-            for index, frame in enumerate(frames_):
-                for w in list(watchers):
-                    relayed = RunRelayed(
-                        w.replica,
-                        w.session,
-                        w.tab,
-                        run.reply_to,
-                        frame,
-                        last=last and index == len(frames_) - 1,
-                    )
-                    try:
-                        await self.signals.publish(relayed)
-                    except StorageUnavailable:
-                        return  # the watcher's lease check resyncs its socket
+        """Publish ``frames_`` for ``watchers``, in order (the caller holds run.relaying)."""
+        for index, frame in enumerate(frames_):
+            for w in watchers:
+                relayed = RunRelayed(
+                    w.replica,
+                    w.session,
+                    w.tab,
+                    run.reply_to,
+                    frame,
+                    last=last and index == len(frames_) - 1,
+                )
+                try:
+                    await self.signals.publish(relayed)
+                except StorageUnavailable:
+                    return  # the watcher's lease check resyncs its socket
 
     async def _on_signal(self, signal: Signal) -> None:
         if isinstance(signal, RunAsked) and signal.replica == self.hub.replica:
@@ -420,15 +440,21 @@ class RunManager:
         if asked.action == STOP_ASKED:
             self.stop(asked.user_id, asked.reply_to)
             return
+        if run is None:  # ended a moment ago, or not known here at all
+            _until, run = self._ended.get((asked.user_id, asked.reply_to), (0.0, None))
         watcher = RemoteWatcher(asked.asker, asked.session, asked.tab)
-        if run is None or run.ended:  # it ended before the ask came: its socket must resync
+        if run is None:
             gone = RunRelayed(asked.asker, asked.session, asked.tab, asked.reply_to, None)
             with contextlib.suppress(StorageUnavailable):
                 await self.signals.publish(gone)
             return
-        if watcher not in run.remote:
-            run.remote.append(watcher)
-        await self._relay(run, [watcher], _so_far(run))
+        async with run.relaying:  # all it has shown so far, then (if it goes on) the rest
+            replay = [*run.told, *_so_far(run)]
+            if run.end_frame is not None:
+                replay.append(run.end_frame)
+            elif watcher not in run.remote:
+                run.remote.append(watcher)
+            await self._relay(run, [watcher], replay, last=run.end_frame is not None)
 
     async def keep_leases(self) -> None:
         """Refresh this replica's runs on the board; check the runs relayed to its sockets."""
@@ -439,6 +465,10 @@ class RunManager:
             if run.entry is not None and not run.ended
         ]
         await self.board.refresh(held)
+        now = self.clock()
+        for key, (until, _run) in list(self._ended.items()):
+            if until <= now:
+                del self._ended[key]
         await self.relayed.check()
 
     async def run_leases(self, app: web.Application):
@@ -460,17 +490,18 @@ class RunManager:
 
 
 def _so_far(run: Run) -> list[str]:
-    """The text of each reply of ``run`` so far, from its start: the page replaces what it had,
-    which may lack the frames sent while it had no socket, so nothing is missing or shown
+    """The text of each reply of ``run`` still open, from its start: the page replaces what it
+    had, which may lack the frames sent while it had no socket, so nothing is missing or shown
     twice."""
     told = []
     for message_id, pieces in list(run.shown.items()):
         if text := "".join(pieces):
-            told += [
-                dumps(frames.text_start(message_id)),
-                dumps(frames.text_content(message_id, text)),
-            ]
+            told += _text_frames(message_id, text)
     return told
+
+
+def _text_frames(message_id: str, text: str) -> list[str]:
+    return [dumps(frames.text_start(message_id)), dumps(frames.text_content(message_id, text))]
 
 
 RUNS = web.AppKey("runs", RunManager)

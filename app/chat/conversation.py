@@ -62,7 +62,7 @@ from app.chat.protocol import (
     ToolCallResult,
     ToolCallStart,
 )
-from app.wire.agent_runs import CUT_FAILED, CUT_STOPPED, STOPPED
+from app.wire.agent_runs import CUT_FAILED, CUT_STOPPED, SERVER_GONE, STOPPED
 
 ALL = "*"  # apply() result: everything may have changed
 MAX_QUEUED = 100
@@ -202,6 +202,10 @@ class Conversation:
                 return ALL if revived else turn
             case RunFinished(reply_to=turn):
                 self._end_turn(turn, "done")
+                return ALL
+            case RunError(code=code, reply_to=str() as turn) if code == SERVER_GONE:
+                self.runs.pop(turn, None)  # cut, as a dead server's turn found in history
+                self._lose(turn)
                 return ALL
             case RunError(message=text, code=code, reply_to=turn):
                 self._end_turn(turn, "stopped" if code == STOPPED else "failed", text)

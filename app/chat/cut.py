@@ -27,8 +27,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from app.chat.protocol import HistoryItem
+from app.wire.agent_runs import SERVER_GONE, failure
 
-LOST = "The answer was cut off: the server stopped before it finished."
+LOST = failure(SERVER_GONE).message  # "The answer was cut off: the server stopped ..."
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,14 @@ CUT_FAILED = "failed"  # the upstream failed, timed out, dropped or hit a limit
 STOPPED = "stopped"
 """The ``RUN_ERROR`` code of a run the user stopped: the page marks it stopped, not failed."""
 
+SERVER_GONE = "server_gone"
+"""The ``RUN_ERROR`` code of a run whose server stopped before it finished (a replica that
+died while another relayed its run): the page marks it cut, with Regenerate, as when it finds
+such a turn in history."""
+
 _WORDS = {
     STOPPED: "Stopped.",
+    SERVER_GONE: "The answer was cut off: the server stopped before it finished.",
     "agent_error": "The assistant failed. Try again in a moment.",
     "upstream_refused": (
         "The assistant service refused the request (HTTP {status}). "

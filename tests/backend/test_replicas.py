@@ -297,3 +297,36 @@ async def test_a_run_that_ended_before_it_was_asked_for_resyncs_the_socket(pair)
         told = json.loads(await ws.recv())
         assert (told["type"], told["metadata"]) == ("RUN_STARTED", {REPLY_TO: "m7"})
         assert await close_code(ws) == SERVICE_RESTART
+
+
+async def test_a_run_that_ended_a_moment_before_it_was_asked_for_is_told_whole(pair):
+    """The board still listed a run its replica had just finished (short runs end between the
+    board's answer and the ask): that replica tells the socket all of it, its reply and its
+    end, so the page shows the answer once and nothing as still running."""
+    a, b = pair
+    token = await a.token()
+    async with open_socket(a, token, tab=None) as ws:
+        await frames_until(ws, "history")
+        await ws.send(json.dumps(frames.message("m1", "short")))
+        seen = await frames_until(ws, "RUN_FINISHED")
+    [started] = [f for f in seen if f["type"] == "RUN_STARTED"]
+    user = await a.server.app[STORAGE].users.by_name("ada")
+    listed_a_moment_ago = OpenRun("m1", started["runId"], a.server.app[HUB].replica, 1.0)
+    await a.server.app[STORAGE].runs.open(user.id, listed_a_moment_ago)
+    page = new_page()
+    async with open_socket(b, token, tab=None) as ws:
+        raws = await raw_frames_until(ws, of_type("RUN_FINISHED"))
+        await ws.send(json.dumps(frames.ping("still open")))
+        assert json.loads((await raw_frames_until(ws, of_type("pong")))[-1])["id"] == "still open"
+    kinds = [json.loads(raw)["type"] for raw in raws]
+    assert kinds[:3] == ["RUN_STARTED", "welcome", "history"] and kinds.count("history") == 1
+    assert kinds[3:] == [
+        "TEXT_MESSAGE_START",
+        "TEXT_MESSAGE_CONTENT",
+        "TEXT_MESSAGE_END",
+        "RUN_FINISHED",
+    ]
+    shown(page, raws, 1)
+    [question, reply] = page.conversation.messages
+    assert (question.id, reply.role, reply.status, reply.lost) == ("m1", "assistant", "done", False)
+    assert page.conversation.answering() == []

@@ -23,7 +23,7 @@ from app.chat.protocol import (
     ToolCallResult,
     ToolCallStart,
 )
-from app.wire.agent_runs import STOPPED
+from app.wire.agent_runs import SERVER_GONE, STOPPED
 
 
 def statuses(c):
@@ -412,6 +412,19 @@ def test_a_page_opened_after_the_crash_sees_the_cut_turn_from_history_alone():
     ]
     reconnected(c, QUESTION)  # decided once: the next greeting adds nothing
     assert [m.id for m in c.messages] == ["m1", "lost-m1"]
+
+
+def test_a_run_whose_server_is_gone_ends_cut_with_its_words_kept_as_history_would_show_it():
+    c = turn(Conversation())
+    c.apply(TextStart("a1"))
+    c.apply(TextContent("a1", "It is"))
+    assert c.apply(RunError("ignored: the page says it its own way", SERVER_GONE, "m1")) == ALL
+    reply = c.find("a1")
+    assert (reply.status, reply.text, reply.error, reply.lost) == ("failed", "It is", LOST, True)
+    assert c.answering() == [] and c.retry_turn("m1", "m2") is Accepted.OK
+    quiet = turn(Conversation())  # nothing shown yet: a cut line of its own
+    quiet.apply(RunError("", SERVER_GONE, "m1"))
+    assert [(m.id, m.error, m.lost) for m in quiet.messages[-1:]] == [("lost-m1", LOST, True)]
 
 
 def test_a_turn_the_server_names_is_not_lost_and_nor_is_one_this_page_saw_end():
