@@ -70,12 +70,15 @@ class RelayedRuns:
     async def check(self) -> None:
         """End as cut every run shown here that left the board without an end (its replica
         died): its page marks it so, with Regenerate, as if it had found it in history."""
+        open_now: dict[int, set[str]] = {}  # per user: one read for all their sockets
         for conn, shown in list(self._shown.items()):
             if conn.closing or conn.ws.closed:
                 del self._shown[conn]
                 continue
-            open_now = {entry.reply_to for entry in await self.board.listed(conn.user_id)}
-            for reply_to in [r for r in shown if r not in open_now]:
+            if conn.user_id not in open_now:
+                listed = await self.board.listed(conn.user_id)
+                open_now[conn.user_id] = {entry.reply_to for entry in listed}
+            for reply_to in [r for r in shown if r not in open_now[conn.user_id]]:
                 del shown[reply_to]
                 gone = failure(SERVER_GONE)
                 self._deliver(conn, dumps(frames.run_error(gone.message, gone.code, reply_to)))
@@ -88,7 +91,7 @@ class RelayedRuns:
         )
         try:
             await self.signals.publish(asked)
-        except StorageUnavailable:  # check() closes the socket if the run is gone meanwhile
+        except StorageUnavailable:  # check() ends the run as cut once it leaves the board
             log.warning("could not ask replica %s for a run", replica)
 
     async def _on_signal(self, signal: Signal) -> None:

@@ -131,7 +131,9 @@ class Run:
     remote: list[RemoteWatcher] = field(default_factory=list)
     relaying: asyncio.Lock = field(default_factory=asyncio.Lock)
     entry: OpenRun | None = None  # its entry on the board
-    told: list[str] = field(default_factory=list)  # its replies that ended, as frames
+    # Its replies that ended: (message id, text, whether the page saw the end), made into
+    # frames only for a replica that asks.
+    told: list[tuple[str, str, bool]] = field(default_factory=list)
     end_frame: str | None = None  # its RUN_FINISHED or RUN_ERROR, once sent
 
     @property
@@ -364,7 +366,7 @@ class RunManager:
             text = "".join(shown.pop(message_id, []))
             if text:
                 await self.history.add(run.user_id, message_id, "assistant", text)
-                run.told += [*_text_frames(message_id, text), dumps(frames.text_end(message_id))]
+                run.told.append((message_id, text, True))
         await self._send(run, dumps(frame))
 
     async def _fail(self, run: Run, shown: dict[str, list[str]], reason: RunFailure) -> None:
@@ -377,7 +379,7 @@ class RunManager:
             for message_id, pieces in shown.items():
                 text = "".join(pieces)
                 if text:
-                    run.told += _text_frames(message_id, text)
+                    run.told.append((message_id, text, False))  # cut: no end of its own
                     try:
                         await self.history.add(run.user_id, message_id, "assistant", text, cut=cut)
                     except Exception:  # the run ends either way; the page already shows it
@@ -428,8 +430,8 @@ class RunManager:
                 )
                 try:
                     await self.signals.publish(relayed)
-                except StorageUnavailable:
-                    return  # the watcher's lease check resyncs its socket
+                except StorageUnavailable:  # that socket misses the rest; its page reads
+                    return  # the stored reply in the greeting of its next socket
 
     async def _on_signal(self, signal: Signal) -> None:
         if isinstance(signal, RunAsked) and signal.replica == self.hub.replica:
@@ -449,7 +451,7 @@ class RunManager:
                 await self.signals.publish(gone)
             return
         async with run.relaying:  # all it has shown so far, then (if it goes on) the rest
-            replay = [*run.told, *_so_far(run)]
+            replay = [*_told(run), *_so_far(run)]
             if run.end_frame is not None:
                 replay.append(run.end_frame)
             elif watcher not in run.remote:
@@ -497,6 +499,16 @@ def _so_far(run: Run) -> list[str]:
     for message_id, pieces in list(run.shown.items()):
         if text := "".join(pieces):
             told += _text_frames(message_id, text)
+    return told
+
+
+def _told(run: Run) -> list[str]:
+    """The replies of ``run`` that ended, as the page was sent them."""
+    told = []
+    for message_id, text, ended in run.told:
+        told += _text_frames(message_id, text)
+        if ended:
+            told.append(dumps(frames.text_end(message_id)))
     return told
 
 

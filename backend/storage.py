@@ -73,7 +73,7 @@ class RunAsked:
 class RunRelayed:
     """To replica ``replica``: ``frame`` of the run answering ``reply_to`` on another replica,
     for its socket of ``session``/``tab`` (``last``: the frame that ends the run).  ``frame``
-    ``None``: the run is not open there any more (it ended, or its replica restarted)."""
+    ``None``: that replica does not know the run (not even as one that ended just now)."""
 
     replica: str
     session: bytes
