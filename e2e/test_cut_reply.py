@@ -32,7 +32,8 @@ def test_a_reply_cut_by_a_crash_shows_cut_and_regenerates_once(browser, tmp_path
         sign_in(page, "cut-ada")
         chat_open(page)
         send(page, LONG)
-        page.wait_for_selector(f'{REPLY}[data-status="streaming"]')
+        # Killed once its first words are shown (a reply that has only begun shows none).
+        page.locator(f'{REPLY}[data-status="streaming"]', has_text="You said:").wait_for()
         servers[0].stop(signal.SIGKILL)
         page.wait_for_selector('#chat-panel:not([data-connection="open"])')
         servers.append(ServerProcess(db, port=servers[0].port).start())
@@ -55,6 +56,8 @@ def test_a_reply_cut_by_a_crash_shows_cut_and_regenerates_once(browser, tmp_path
         assert button.inner_text() == "Regenerate"
         assert page.locator(REPLY).last.locator(".chat-state").inner_text() == LOST
 
+        # Markdown arriving draws every message again; the keys below wait for that.
+        page.wait_for_selector('#chat-panel:not([data-markdown="loading"])')
         page.focus("#chat-input")
         page.keyboard.press("Shift+Tab")  # the control just before the input: Regenerate
         assert page.evaluate("document.activeElement.textContent") == "Regenerate"
